@@ -1,0 +1,34 @@
+"""Shared fixtures: where the real MNIST files are, and small synthetic data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+def mnist_dir() -> Path | None:
+    """The directory holding the four canonical MNIST files, or None when absent."""
+    env = os.environ.get("NNSCRATCH_TEST_MNIST")
+    path = Path(env) if env else _DEFAULT_MNIST
+    return path if (path / "train-images-idx3-ubyte.gz").exists() else None
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    path = mnist_dir()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("real MNIST is missing in CI (expected ../shared/data/mnist)")
+        pytest.skip("real MNIST not available")
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
