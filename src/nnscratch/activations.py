@@ -1,0 +1,117 @@
+"""Activation functions and their derivatives.
+
+Each activation is a small object with two methods, written so that a learner can check them by hand:
+
+* ``forward(z, out=None) -> a``           a = f(z), element-wise
+* ``backward(z, a, da, out=None) -> dz``  dz = da * f'(z), using whichever of ``z`` or ``a`` is cheaper
+
+Shapes: ``z``, ``a``, ``da`` and ``dz`` all have the same shape, (n_out,) for one sample or
+(batch, n_out) for a batch. ``out`` lets the fast training paths reuse preallocated buffers; without
+it a new array is returned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Activation:
+    """Base class: ``name`` is what ``DeepNeuralNetwork(activation=...)`` accepts."""
+
+    name = ""
+
+    def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(
+        self, z: np.ndarray, a: np.ndarray, da: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Sigmoid(Activation):
+    """σ(z) = 1 / (1 + e^{-z}),  σ'(z) = σ(z)(1 - σ(z)).
+
+    Computed as ``0.5 * (1 + tanh(z / 2))``, which is the same function but never overflows:
+    ``exp(-z)`` overflows float32 for z < -88, tanh saturates quietly at ±1.
+    """
+
+    name = "sigmoid"
+
+    def forward(self, z, out=None):
+        out = np.multiply(z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out *= 0.5
+        out += 0.5
+        return out
+
+    def backward(self, z, a, da, out=None):
+        out = np.subtract(1.0, a, out=out)  # 1 - σ
+        out *= a  # σ(1 - σ)
+        out *= da
+        return out
+
+
+class Tanh(Activation):
+    """tanh(z),  tanh'(z) = 1 - tanh(z)²."""
+
+    name = "tanh"
+
+    def forward(self, z, out=None):
+        return np.tanh(z, out=out)
+
+    def backward(self, z, a, da, out=None):
+        out = np.multiply(a, a, out=out)
+        np.subtract(1.0, out, out=out)
+        out *= da
+        return out
+
+
+class ReLU(Activation):
+    """max(0, z),  derivative 1 for z > 0 and 0 otherwise (0 at z = 0 by convention)."""
+
+    name = "relu"
+
+    def forward(self, z, out=None):
+        return np.maximum(z, 0.0, out=out)
+
+    def backward(self, z, a, da, out=None):
+        return np.multiply(da, z > 0, out=out)
+
+
+class LeakyReLU(Activation):
+    """z for z > 0, ``alpha·z`` otherwise; derivative 1 or ``alpha``."""
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError(f"leaky_relu alpha must be in [0, 1), got {alpha}")
+        self.alpha = float(alpha)
+
+    def forward(self, z, out=None):
+        slope = np.where(z > 0, 1.0, self.alpha).astype(z.dtype, copy=False)
+        return np.multiply(z, slope, out=out)
+
+    def backward(self, z, a, da, out=None):
+        slope = np.where(z > 0, 1.0, self.alpha).astype(da.dtype, copy=False)
+        return np.multiply(da, slope, out=out)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(alpha={self.alpha})"
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU)}
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """Return the activation called ``name`` (``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``)."""
+    if isinstance(name, Activation):
+        return name
+    key = str(name).lower().replace("-", "_")
+    if key not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+    return ACTIVATIONS[key]()

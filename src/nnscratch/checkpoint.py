@@ -1,0 +1,129 @@
+"""Saving and loading models and training checkpoints (``.npz`` arrays + JSON, no pickle).
+
+* A **model** file holds the parameters (``W1``, ``b1``, ...) and metadata: the full configuration,
+  the training history and whatever the trainer recorded in ``net.metadata`` (e.g. dataset checksums).
+* A **checkpoint** is a model file plus everything needed to continue training bit for bit: the
+  optimizer's state (``opt/...`` arrays and its step count), the random generator's state, and the
+  early-stopping record. ``train(checkpoint_dir=D)`` keeps ``D/last.npz`` and ``D/best.npz``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from nnscratch.errors import ModelFileError
+from nnscratch.serialization import load_arrays, save_arrays
+
+OPT_PREFIX = "opt/"
+BEST_PREFIX = "best/"
+
+
+def _model_metadata(net, kind: str) -> dict:
+    from nnscratch import __version__
+
+    return {
+        "kind": kind,
+        "nnscratch_version": __version__,
+        "config": net.training_config(),
+        "history": net.history,
+        "metadata": net.metadata,
+    }
+
+
+def save_model(net, path: str | Path) -> Path:
+    """Write ``net``'s parameters and metadata to ``path`` atomically."""
+    return save_arrays(path, net.params, _model_metadata(net, "model"))
+
+
+def write_checkpoint(net, directory: str | Path, improved: bool) -> Path:
+    """Write the full training state to ``directory/last.npz`` (and ``best.npz`` when ``improved``)."""
+    directory = Path(directory)
+    arrays = dict(net.params)
+    arrays.update({OPT_PREFIX + k: v for k, v in net.optimizer.state.items()})
+    best = net.best
+    if best["params"] is not None:
+        arrays.update({BEST_PREFIX + k: v for k, v in best["params"].items()})
+    meta = _model_metadata(net, "checkpoint")
+    meta["optimizer_step"] = net.optimizer.t
+    meta["rng_state"] = net.rng.bit_generator.state
+    meta["best"] = {"value": best["value"], "epoch": best["epoch"], "wait": best["wait"]}
+    last = save_arrays(directory / "last.npz", arrays, meta)
+    if improved:
+        tmp = directory / ".best.npz.tmp"
+        shutil.copyfile(last, tmp)
+        tmp.replace(directory / "best.npz")
+    return last
+
+
+def _fail(path: Path, what: str) -> ModelFileError:
+    return ModelFileError(f"{path} is not a usable model file: {what}")
+
+
+def load_model(cls, path: str | Path):
+    """Build a ``cls`` (a DeepNeuralNetwork) from a model or checkpoint file, validating everything."""
+    path = Path(path)
+    arrays, meta = load_arrays(path)
+    config = meta.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("sizes"), list):
+        raise _fail(path, "its metadata has no network configuration")
+    try:
+        net = cls(**config, verbose=False)
+    except (TypeError, ValueError) as exc:
+        raise _fail(path, f"its configuration is invalid ({exc})") from exc
+    params = {k: v for k, v in arrays.items() if "/" not in k}
+    _check_params(path, net, params)
+    net.set_params(params)
+    history = meta.get("history", [])
+    if not isinstance(history, list):
+        raise _fail(path, "its training history is not a list")
+    net.history = history
+    net.metadata = dict(meta.get("metadata") or {})
+    if meta.get("kind") == "checkpoint":
+        _restore_training_state(path, net, arrays, meta)
+    return net
+
+
+def restore_training_state(net, directory: str | Path) -> None:
+    """Load ``directory/last.npz`` into ``net`` (same architecture) to continue training exactly."""
+    path = Path(directory) / "last.npz"
+    loaded = load_model(type(net), path)
+    if loaded.sizes != net.sizes or loaded.bias != net.bias:
+        raise _fail(path, f"it holds a {loaded.sizes} network, not {net.sizes}")
+    net.__dict__.update({k: v for k, v in loaded.__dict__.items() if k not in ("Wb", "params", "_engine")})
+    net.set_params(loaded.params)
+
+
+def _check_params(path: Path, net, params: dict) -> None:
+    expected = {k: v.shape for k, v in net.params.items()}
+    missing = sorted(set(expected) - set(params))
+    extra = sorted(set(params) - set(expected))
+    if missing or extra:
+        raise _fail(
+            path, f"arrays do not match a {net.sizes} network (missing {missing}, unexpected {extra})"
+        )
+    for key, shape in expected.items():
+        value = params[key]
+        if value.shape != shape:
+            raise _fail(path, f"{key} has shape {value.shape}, expected {shape}")
+        if value.dtype not in (np.float32, np.float64):
+            raise _fail(path, f"{key} has dtype {value.dtype}, expected float32 or float64")
+        if not np.isfinite(value).all():
+            raise _fail(path, f"{key} contains NaN or infinite values")
+
+
+def _restore_training_state(path: Path, net, arrays: dict, meta: dict) -> None:
+    state = {k[len(OPT_PREFIX) :]: v for k, v in arrays.items() if k.startswith(OPT_PREFIX)}
+    try:
+        net.optimizer.load_state_dict({"t": int(meta["optimizer_step"]), "arrays": state})
+        net.rng.bit_generator.state = meta["rng_state"]
+        best = dict(meta["best"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"its training state is incomplete ({exc})") from exc
+    best_params = {k[len(BEST_PREFIX) :]: v for k, v in arrays.items() if k.startswith(BEST_PREFIX)}
+    if best_params:
+        _check_params(path, net, best_params)
+    best["params"] = best_params or None
+    net.best = best

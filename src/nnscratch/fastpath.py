@@ -1,0 +1,223 @@
+"""The same maths as :mod:`nnscratch.network`, arranged for speed.
+
+Two engines run one training epoch's inner loop:
+
+* :class:`BatchEngine` — mini-batches (any size, any optimizer, dropout, L2). Every array it needs is
+  allocated once; each batch is a handful of BLAS matrix products writing into those buffers.
+* :func:`sgd_per_sample_epoch` — the tutorial's pure SGD, one image at a time, with plain SGD. Per
+  sample it makes no weight-sized temporaries: the update ``W -= lr · delta ⊗ a`` is one fused BLAS
+  rank-1 update (``?ger``) applied in place, and the bias rides along as an extra weight column.
+
+Both rely on :class:`~nnscratch.network.Network` keeping each layer's weights and bias in one matrix
+``Wb`` (n_out, n_in + 1); with a trailing 1 appended to the layer input ``a``, ``Wb · [a; 1] = W·a + b``
+and ``delta ⊗ [a; 1]`` is ``[dW | db]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from nnscratch.losses import CrossEntropy, softmax
+from nnscratch.network import PIXEL_SCALE, Network
+
+
+def fill_inputs(x: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
+    """Copy rows ``x[idx]`` into ``out`` as floats in [0, 1] (uint8 pixels divided by 255).
+
+    ``out`` is (len(idx), n_in), possibly a view into a wider buffer."""
+    rows = x[idx].reshape(len(idx), -1)
+    if rows.dtype == np.uint8:
+        np.divide(rows, out.dtype.type(PIXEL_SCALE), out=out)
+    else:
+        out[...] = rows
+
+
+def _blas_ger(dtype: np.dtype) -> Callable | None:
+    """SciPy's BLAS ``sger``/``dger`` when SciPy is installed (the ``fast`` extra), else None."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:  # pragma: no cover - exercised by the no-scipy test via monkeypatch
+        return None
+    return blas.sger if dtype == np.float32 else blas.dger
+
+
+def rank1_update(
+    use_blas: bool, dtype: np.dtype
+) -> Callable[[np.ndarray, float, np.ndarray, np.ndarray], None]:
+    """Return ``update(Wb, lr, delta, a)`` performing ``Wb -= lr · delta ⊗ a`` in place.
+
+    With BLAS ``?ger`` the update is one call on ``Wb.T`` (Fortran-ordered, so BLAS writes in place).
+    Without it, NumPy computes the outer product into a buffer reused across calls."""
+    ger = _blas_ger(dtype) if use_blas else None
+    if ger is not None:
+
+        def update(Wb, lr, delta, a):
+            ger(-lr, a, delta, a=Wb.T, overwrite_a=1)
+
+        return update
+    buffers: dict[tuple[int, int], np.ndarray] = {}
+
+    def update_numpy(Wb, lr, delta, a):
+        buf = buffers.get(Wb.shape)
+        if buf is None:
+            buf = buffers[Wb.shape] = np.empty(Wb.shape, dtype=Wb.dtype)
+        np.multiply(delta[:, None], a[None, :], out=buf)
+        buf *= lr
+        Wb -= buf
+
+    return update_numpy
+
+
+def sgd_per_sample_epoch(
+    net: Network,
+    x: np.ndarray,
+    labels: np.ndarray,
+    order: np.ndarray,
+    lrs: np.ndarray,
+    *,
+    augment: Callable | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    chunk: int = 1000,
+    use_blas: bool = True,
+) -> float:
+    """One epoch of the tutorial's SGD: for each sample ``i`` in ``order``, forward, backward, and
+    ``θ ← θ - lrs[step]·∂L/∂θ`` before the next sample. Returns the summed loss over the epoch.
+
+    Inputs are scaled in chunks of ``chunk`` rows into one reused buffer (the images can stay uint8).
+    """
+    L, act, bias = net.n_layers, net.activation, int(net.bias)
+    dtype = net.dtype
+    widths = net.sizes
+    Wb = net.Wb
+    ce = isinstance(net.loss, CrossEntropy)
+    eye = np.eye(widths[-1], dtype=dtype)
+    update = rank1_update(use_blas, dtype)
+    # a[l] is the (augmented) input of layer l+1: n_l values then a 1 for the bias.
+    a = [np.ones(n + bias, dtype=dtype) for n in widths[:-1]]
+    h = [None] + [a[l][: widths[l]] for l in range(1, L)]  # h[l]: the activations inside a[l]
+    z = [None] + [np.empty(n, dtype=dtype) for n in widths[1:]]  # z[l], l = 1..L
+    delta = [None] + [np.empty(n, dtype=dtype) for n in widths[1:]]
+    back = [None, None] + [np.empty(n + bias, dtype=dtype) for n in widths[1:-1]]  # W_lᵀ·delta_l
+    da = [None, None] + [back[l][: widths[l - 1]] for l in range(2, L + 1)]
+    x0 = np.ones((chunk, widths[0] + bias), dtype=dtype)
+    total = 0.0
+    step = 0
+    for start in range(0, len(order), chunk):
+        idx = order[start : start + chunk]
+        k = len(idx)
+        fill_inputs(x, idx, x0[:k, : widths[0]])
+        if augment is not None:
+            x0[:k, : widths[0]] = augment(x0[:k, : widths[0]])
+        ys = labels[idx]
+        losses = np.empty(k)
+        for j in range(k):
+            a[0] = x0[j]
+            y = ys[j]
+            lr = lrs[step]
+            step += 1
+            for l in range(1, L):  # forward: z_l = Wb_l·[a; 1],  a_l = f(z_l)
+                np.dot(Wb[l - 1], a[l - 1], out=z[l])
+                act.forward(z[l], out=h[l])
+            zL, d = z[L], delta[L]
+            np.dot(Wb[L - 1], a[L - 1], out=zL)
+            if ce:  # delta_L = softmax(z_L) - y, fused
+                np.subtract(zL, zL.max(), out=d)
+                np.exp(d, out=d)
+                d *= 1.0 / d.sum()
+                losses[j] = d[y]
+                d[y] -= 1.0
+            else:
+                p = softmax(zL)
+                losses[j] = net.loss.value(zL, eye[y])
+                d[...] = net.loss.delta(zL, eye[y], p)
+            for l in range(L, 0, -1):  # backward, then update layer l with the gradient just found
+                if l > 1:
+                    np.dot(delta[l], Wb[l - 1], out=back[l])  # uses W_l before its update
+                    act.backward(z[l - 1], h[l - 1], da[l], out=delta[l - 1])
+                update(Wb[l - 1], lr, delta[l], a[l - 1])
+        if ce:
+            losses = -np.log(np.maximum(losses, np.finfo(dtype).tiny))
+        total += float(losses.sum())
+        if on_progress is not None:
+            on_progress(k)
+    return total
+
+
+class BatchEngine:
+    """Forward and backward over mini-batches in preallocated buffers (the batch equations of
+    :mod:`nnscratch.network`), with optional inverted dropout and L2 weight decay.
+
+    After :meth:`forward_backward`, ``self.grads`` holds the mean gradients by parameter name, as
+    views into one buffer per layer.
+    """
+
+    def __init__(self, net: Network, batch_size: int, dropout: float = 0.0, l2: float = 0.0) -> None:
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if l2 < 0:
+            raise ValueError(f"l2 must be >= 0, got {l2}")
+        self.net, self.dropout, self.l2 = net, float(dropout), float(l2)
+        n, bias, dtype, widths = batch_size, int(net.bias), net.dtype, net.sizes
+        L = net.n_layers
+        # A[l]: input of layer l+1, a 1 appended per row for the bias. H[l]: activations before dropout.
+        self.A = [np.ones((n, w + bias), dtype=dtype) for w in widths[:-1]]
+        self.H = [None] + [
+            np.empty((n, widths[l]), dtype=dtype) if dropout else self.A[l][:, : widths[l]]
+            for l in range(1, L)
+        ]
+        self.masks = [None] + [np.empty((n, widths[l]), dtype=dtype) for l in range(1, L)] if dropout else []
+        self.Z = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]
+        self.delta = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]  # ∂L/∂Z_l
+        self.back = [None, None] + [np.empty((n, w + bias), dtype=dtype) for w in widths[1:-1]]
+        self.dWb = [np.zeros_like(Wb) for Wb in net.Wb]
+        self.grads: dict[str, np.ndarray] = {}
+        for l, dWb in enumerate(self.dWb, start=1):
+            self.grads[f"W{l}"] = dWb[:, : widths[l - 1]]
+            if bias:
+                self.grads[f"b{l}"] = dWb[:, widths[l - 1]]
+
+    def inputs(self, m: int) -> np.ndarray:
+        """The (m, n_in) block where the next batch's inputs go."""
+        return self.A[0][:m, : self.net.sizes[0]]
+
+    def forward_backward(self, m: int, y: np.ndarray, rng: np.random.Generator | None = None) -> float:
+        """Forward and backward for the ``m`` inputs already in :meth:`inputs` with integer labels
+        ``y`` (m,). Fills ``self.grads`` and returns the summed (not mean) data loss of the batch."""
+        net, L, act = self.net, self.net.n_layers, self.net.activation
+        widths = net.sizes
+        for l in range(1, L + 1):  # Z_l = [A_{l-1} | 1] @ Wb_lᵀ  (= A @ Wᵀ + b)
+            np.matmul(self.A[l - 1][:m], net.Wb[l - 1].T, out=self.Z[l][:m])
+            if l < L:
+                act.forward(self.Z[l][:m], out=self.H[l][:m])
+                if self.dropout:  # inverted dropout: keep with prob 1-r, scale by 1/(1-r)
+                    mask = self.masks[l][:m]
+                    rng.random(out=mask)
+                    np.greater_equal(mask, self.dropout, out=mask)
+                    mask *= 1.0 / (1.0 - self.dropout)
+                    np.multiply(self.H[l][:m], mask, out=self.A[l][:m, : widths[l]])
+        zL = self.Z[L][:m]
+        rows = np.arange(m)
+        if isinstance(net.loss, CrossEntropy):
+            delta = softmax(zL, out=self.delta[L][:m])
+            loss = float(-np.log(np.maximum(delta[rows, y], np.finfo(net.dtype).tiny)).sum())
+            delta[rows, y] -= 1.0
+            delta *= 1.0 / m
+        else:
+            t = np.eye(widths[-1], dtype=net.dtype)[y]
+            loss = net.loss.value(zL, t) * m
+            delta = net.loss.delta(zL, t)
+        for l in range(L, 0, -1):
+            np.matmul(delta.T, self.A[l - 1][:m], out=self.dWb[l - 1])  # [dW | db] = Δᵀ @ [A | 1]
+            if l > 1:
+                back = self.back[l][:m]
+                np.matmul(delta, net.Wb[l - 1], out=back)  # ∂L/∂A_{l-1} (and a bias column, unused)
+                da = back[:, : widths[l - 1]]
+                if self.dropout:
+                    da *= self.masks[l - 1][:m]
+                delta = act.backward(self.Z[l - 1][:m], self.H[l - 1][:m], da, out=self.delta[l - 1][:m])
+        if self.l2:
+            for l in range(1, L + 1):
+                self.grads[f"W{l}"] += self.l2 * net.params[f"W{l}"]
+        return loss

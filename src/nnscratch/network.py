@@ -1,0 +1,316 @@
+"""The network itself: a fully connected net, written to be read next to the maths.
+
+Notation (Nielsen's, and the tutorial's). Layer l = 1..L has weights ``W_l`` of shape (n_out, n_in)
+and bias ``b_l`` of shape (n_out,). For ONE sample, a column of activations ``a`` flows forward::
+
+    a_0 = x                                   x: (784,)
+    z_l = W_l · a_{l-1} + b_l                 z_l: (n_l,)   pre-activation
+    a_l = f(z_l)          for l < L           a_l: (n_l,)   activation (sigmoid by default)
+    p   = softmax(z_L)                        p: (10,)      class probabilities
+
+and the error ``delta_l = ∂L/∂z_l`` flows backward::
+
+    delta_L = ∂L/∂z_L                         = p - y for cross-entropy
+    dW_l    = delta_l ⊗ a_{l-1}               outer product, (n_l, n_{l-1}): one number per weight
+    db_l    = delta_l
+    delta_{l-1} = (W_lᵀ · delta_l) ⊙ f'(z_{l-1})
+
+A BATCH is a matrix with one sample per row, so the same equations read ``Z = A @ W.T + b``,
+``dW = Delta.T @ A_prev``, ``db = Delta.sum(axis=0)`` and ``Delta_prev = (Delta @ W) ⊙ f'(Z_prev)``.
+
+This module is the readable reference. :mod:`nnscratch.fastpath` runs exactly the same maths with
+preallocated buffers for training speed, and the tests check that both agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from nnscratch.activations import Activation, get_activation
+from nnscratch.losses import Loss, get_loss, softmax
+
+INITS = ("tutorial", "xavier", "he")
+PIXEL_SCALE = 255.0
+
+
+class ParamDict(dict):
+    """The network's parameters by name. Assigning ``params["W1"] = new`` copies *into* the existing
+    array (after a shape check), so the arrays the network computes with always stay the same objects."""
+
+    def __setitem__(self, key: str, value) -> None:
+        if key not in self:
+            raise KeyError(f"unknown parameter {key!r}; the network has {', '.join(self)}")
+        target = self[key]
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ValueError(f"parameter {key} has shape {target.shape}, got {value.shape}")
+        target[...] = value
+
+
+def as_float_input(x: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """Images as floats in [0, 1], flattened to rows of pixels.
+
+    uint8 pixels (0..255) are divided by 255; floats are taken as already scaled. (28, 28) images are
+    flattened to 784 values; one image stays 1-D, a batch is 2-D (n, 784).
+    """
+    x = np.asarray(x)
+    dtype = np.dtype(dtype)
+    if x.dtype == np.uint8:
+        x = np.divide(x, dtype.type(PIXEL_SCALE), dtype=dtype)
+    elif not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"expected uint8 pixels or floats in [0, 1], got dtype {x.dtype}")
+    if x.ndim == 2 and x.shape == (28, 28):
+        return x.reshape(784).astype(dtype, copy=False)
+    if x.ndim == 3:
+        x = x.reshape(x.shape[0], -1)
+    return x.astype(dtype, copy=False)
+
+
+def labels_from(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Integer class labels (n,) from integer labels (n,) or one-hot rows (n, n_classes)."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        if y.shape[1] != n_classes:
+            raise ValueError(f"one-hot labels must have {n_classes} columns, got {y.shape[1]}")
+        return y.argmax(axis=1)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be 1-D integers or 2-D one-hot rows, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
+        raise ValueError(f"labels must be whole numbers, got dtype {y.dtype} with fractions")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"labels must be in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
+    return y.astype(np.intp)
+
+
+def targets_like(y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """One-hot targets with the shape of the logits ``z``: (k,) for one sample, (n, k) for a batch.
+
+    ``y`` may be one-hot already, or integer label(s)."""
+    y = np.asarray(y)
+    k = z.shape[-1]
+    eye = np.eye(k, dtype=z.dtype)
+    if z.ndim == 1:
+        if y.ndim == 0:
+            return eye[labels_from(y[None], k)[0]]
+        if y.shape == (k,):
+            return y.astype(z.dtype, copy=False)
+        raise ValueError(f"one sample needs a label or a one-hot vector of length {k}, got shape {y.shape}")
+    if y.shape == z.shape:
+        return y.astype(z.dtype, copy=False)
+    if y.shape != z.shape[:1]:
+        raise ValueError(
+            f"{z.shape[0]} samples need {z.shape[0]} labels or a ({z.shape[0]}, {k}) one-hot array, "
+            f"got shape {y.shape}"
+        )
+    return eye[labels_from(y, k)]
+
+
+class Network:
+    """A fully connected network ``sizes[0] → … → sizes[-1]`` with a softmax output.
+
+    Parameters
+    ----------
+    sizes : layer widths, input first (the tutorial's ``[784, 128, 64, 10]``).
+    l_rate : learning rate used by :meth:`update_network_parameters`.
+    activation : hidden-layer activation: ``sigmoid``, ``tanh``, ``relu`` or ``leaky_relu``.
+    loss : ``cross_entropy`` or ``sum_of_squares``.
+    bias : give each layer a bias (``False`` reproduces the tutorial's bias-free network).
+    init : ``tutorial`` (N(0, 1)·sqrt(1/n_out)), ``xavier`` (Glorot uniform) or ``he`` (N(0, 1)·sqrt(2/n_in)).
+    seed : seed or ``np.random.Generator``; the only source of randomness (init, shuffling, dropout).
+    dtype : float32 (fast, the default) or float64 (used by the gradient checks).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int] = (784, 128, 64, 10),
+        l_rate: float = 0.1,
+        activation: str | Activation = "sigmoid",
+        loss: str | Loss = "cross_entropy",
+        bias: bool = True,
+        init: str = "tutorial",
+        seed: int | np.random.Generator | None = None,
+        dtype: type | np.dtype = np.float32,
+    ) -> None:
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes needs at least an input and an output width, all >= 1; got {sizes}")
+        if sizes[-1] < 2:
+            raise ValueError("the softmax output needs at least 2 classes")
+        if not (isinstance(l_rate, (int, float)) and math.isfinite(l_rate) and l_rate > 0):
+            raise ValueError(f"l_rate must be a positive number, got {l_rate!r}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.sizes = sizes
+        self.l_rate = float(l_rate)
+        self.activation = get_activation(activation)
+        self.loss = get_loss(loss)
+        self.bias = bool(bias)
+        self.init = init
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.seed = None if isinstance(seed, np.random.Generator) else seed
+        self.cache: dict[str, np.ndarray] = {}
+        self._allocate()
+
+    # ------------------------------------------------------------------ parameters
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    def _allocate(self) -> None:
+        """Create the weights. Layer l keeps W and b side by side in one matrix ``Wb_l`` of shape
+        (n_out, n_in + 1) so the fast path can update both with one BLAS call; ``W_l`` and ``b_l``
+        are views of it. Without bias, ``Wb_l`` is just ``W_l``."""
+        self.Wb: list[np.ndarray] = []
+        self.params = ParamDict()
+        for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True), start=1):
+            Wb = np.zeros((n_out, n_in + self.bias), dtype=self.dtype)
+            Wb[:, :n_in] = self._initial_weights(n_in, n_out)
+            self.Wb.append(Wb)
+            dict.__setitem__(self.params, f"W{l}", Wb[:, :n_in])
+            if self.bias:
+                dict.__setitem__(self.params, f"b{l}", Wb[:, n_in])
+
+    def _initial_weights(self, n_in: int, n_out: int) -> np.ndarray:
+        if self.init == "tutorial":  # the tutorial's randn(n_out, n_in) * sqrt(1 / n_out)
+            return self.rng.standard_normal((n_out, n_in)) * np.sqrt(1.0 / n_out)
+        if self.init == "xavier":
+            limit = np.sqrt(6.0 / (n_in + n_out))
+            return self.rng.uniform(-limit, limit, (n_out, n_in))
+        return self.rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)  # he
+
+    def layer(self, l: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(W_l, b_l) of layer l = 1..L (b_l is None without bias)."""
+        return self.params[f"W{l}"], self.params.get(f"b{l}")
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copies of all parameters, by name."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def set_params(self, values: Mapping[str, np.ndarray]) -> None:
+        """Copy ``values`` into the parameters (names and shapes must match exactly)."""
+        missing = set(self.params) - set(values)
+        extra = set(values) - set(self.params)
+        if missing or extra:
+            raise ValueError(f"parameter names differ: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        for key, value in values.items():
+            self.params[key] = value
+
+    # ------------------------------------------------------------------ the maths, readable
+
+    def forward_pass(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities p for one sample x (n_in,) → (n_classes,), or a batch (n, n_in) → (n, n_classes).
+
+        uint8 pixels are scaled to [0, 1]. The z and a of every layer are kept in ``self.cache`` for
+        :meth:`backward_pass`.
+        """
+        a = as_float_input(x, self.dtype)
+        self.cache = {"a0": a}
+        for l in range(1, self.n_layers + 1):
+            W, b = self.layer(l)
+            z = W @ a if a.ndim == 1 else a @ W.T  # one sample: W·a;  a batch of rows: A @ Wᵀ
+            if b is not None:
+                z = z + b
+            self.cache[f"z{l}"] = z
+            if l < self.n_layers:
+                a = self.activation.forward(z)
+                self.cache[f"a{l}"] = a
+        p = softmax(self.cache[f"z{self.n_layers}"])
+        self.cache["p"] = p
+        return p
+
+    def backward_pass(self, y: np.ndarray, output: np.ndarray) -> dict[str, np.ndarray]:
+        """Gradients of the loss with respect to every parameter, by name (``W1``, ``b1``, ...).
+
+        ``y`` is the target for the sample(s) of the last :meth:`forward_pass`: a one-hot vector (or
+        rows), or integer label(s). ``output`` is what :meth:`forward_pass` returned. Each gradient has
+        its parameter's shape; for a batch they are averages over the batch.
+        """
+        L = self.n_layers
+        z_L = self.cache[f"z{L}"]
+        y = targets_like(y, z_L)
+        delta = self.loss.delta(z_L, y, p=output)  # ∂L/∂z_L
+        changes: dict[str, np.ndarray] = {}
+        for l in range(L, 0, -1):
+            a_prev = self.cache[f"a{l - 1}"]
+            W, b = self.layer(l)
+            if delta.ndim == 1:
+                changes[f"W{l}"] = np.outer(delta, a_prev)  # (n_l, n_{l-1}): one number per weight
+            else:
+                changes[f"W{l}"] = delta.T @ a_prev  # summed over the batch rows
+            if b is not None:
+                changes[f"b{l}"] = delta if delta.ndim == 1 else delta.sum(axis=0)
+            if l > 1:
+                da_prev = W.T @ delta if delta.ndim == 1 else delta @ W  # ∂L/∂a_{l-1}
+                delta = self.activation.backward(self.cache[f"z{l - 1}"], a_prev, da_prev)
+        return dict(reversed(list(changes.items())))
+
+    def update_network_parameters(self, changes: Mapping[str, np.ndarray]) -> None:
+        """Plain gradient descent, as in the tutorial: θ ← θ - l_rate · ∂L/∂θ, in place."""
+        for key, value in changes.items():
+            self.params[key] -= self.l_rate * value
+
+    def loss_value(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Mean loss over a batch (or one sample) of inputs x and targets y (one-hot or labels)."""
+        z = self.logits(x)
+        return self.loss.value(z, targets_like(y, z))
+
+    # ------------------------------------------------------------------ inference
+
+    def logits(self, x: np.ndarray, chunk: int = 2048) -> np.ndarray:
+        """z_L for a batch (n, n_in) or one sample, computed in chunks so memory stays small."""
+        x = np.asarray(x)
+        if x.ndim == 1 or (x.ndim == 2 and x.shape == (28, 28) and self.sizes[0] == 784):
+            return self.logits(x[None], chunk)[0]
+        n_in = self.sizes[0]
+        if x.reshape(x.shape[0], -1).shape[1] != n_in:
+            raise ValueError(f"inputs must have {n_in} features, got shape {x.shape}")
+        out = np.empty((x.shape[0], self.sizes[-1]), dtype=self.dtype)
+        for start in range(0, x.shape[0], chunk):
+            a = as_float_input(x[start : start + chunk], self.dtype)
+            for l in range(1, self.n_layers + 1):
+                W, b = self.layer(l)
+                z = a @ W.T
+                if b is not None:
+                    z += b
+                a = self.activation.forward(z, out=z) if l < self.n_layers else z
+            out[start : start + chunk] = a
+        return out
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, (n, n_classes) for a batch or (n_classes,) for one sample."""
+        return softmax(self.logits(x))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted class index for each row (or one int-like array for one sample)."""
+        return self.logits(x).argmax(axis=-1)
+
+    def compute_accuracy(self, x_val: np.ndarray, y_val: np.ndarray) -> float:
+        """Fraction of samples whose predicted class is the true one (``y_val`` one-hot or integer)."""
+        labels = labels_from(y_val, self.sizes[-1])
+        if len(labels) == 0:
+            raise ValueError("compute_accuracy needs at least one sample")
+        return float(np.mean(self.predict(x_val) == labels))
+
+    def config(self) -> dict:
+        """The constructor arguments as JSON-able values."""
+        return {
+            "sizes": list(self.sizes),
+            "l_rate": self.l_rate,
+            "activation": self.activation.name,
+            "loss": self.loss.name,
+            "bias": self.bias,
+            "init": self.init,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        sizes = "-".join(map(str, self.sizes))
+        return f"{type(self).__name__}({sizes}, {self.activation.name}, {self.loss.name})"

@@ -1,0 +1,97 @@
+"""Model files: plain ``.npz`` arrays plus JSON metadata, no pickle, written atomically.
+
+A model file is a NumPy ``.npz`` archive. Each parameter is one array (``W1``, ``b1``, ...); the
+metadata (format version, sizes, activation, loss, training history, dataset checksums, ...) is UTF-8
+JSON stored as a ``uint8`` array under ``__metadata__``. Loading uses ``allow_pickle=False``, so a file
+from elsewhere can never run code, and every way a file can be broken becomes a
+:class:`~nnscratch.errors.ModelFileError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from nnscratch.errors import ModelFileError
+
+METADATA_KEY = "__metadata__"
+FORMAT_NAME = "nnscratch-model"
+FORMAT_VERSION = 1
+
+
+def atomic_write(path: str | os.PathLike, write, suffix: str = ".tmp") -> Path:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A crash (or an exception from ``write``) never leaves a half-written ``path`` behind: either the
+    old file is still there, or the complete new one is.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], metadata: Mapping) -> Path:
+    """Write ``arrays`` and JSON ``metadata`` to ``path`` (an ``.npz``) atomically."""
+    if METADATA_KEY in arrays:
+        raise ValueError(f"array name {METADATA_KEY!r} is reserved")
+    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **metadata}
+    blob = np.frombuffer(json.dumps(meta, allow_nan=False).encode("utf-8"), dtype=np.uint8)
+    payload = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    payload[METADATA_KEY] = blob
+    return atomic_write(path, lambda fh: np.savez(fh, **payload))
+
+
+def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file written by :func:`save_arrays`; return ``(arrays, metadata)``.
+
+    Raises ModelFileError for a missing, truncated, non-npz, pickled or metadata-less file, or one
+    from a newer format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except zipfile.BadZipFile as exc:
+        raise ModelFileError(
+            f"{path} is not a valid model file (not a complete .npz archive: {exc})"
+        ) from exc
+    except ValueError as exc:  # pickled object arrays, or not an npz/npy at all
+        raise ModelFileError(f"{path} is not a valid model file ({exc})") from exc
+    except (OSError, EOFError, KeyError, zipfile.LargeZipFile) as exc:
+        raise ModelFileError(f"{path} is not a valid model file (truncated or corrupt: {exc})") from exc
+    if METADATA_KEY not in arrays:
+        raise ModelFileError(f"{path} has no nnscratch metadata; is it an nnscratch model file?")
+    blob = arrays.pop(METADATA_KEY)
+    try:
+        meta = json.loads(blob.astype(np.uint8).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path} has unreadable metadata ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path} is not an nnscratch model file (format is {meta.get('format')!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} uses model format version {version!r}; this nnscratch reads up to {FORMAT_VERSION}"
+        )
+    return arrays, meta

@@ -1,0 +1,160 @@
+"""Numerical gradient checks (float64, central differences) for every activation, loss and layer."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nnscratch.activations import ACTIVATIONS, get_activation
+from nnscratch.fastpath import BatchEngine
+from nnscratch.losses import LOSSES, get_loss, softmax
+from nnscratch.network import Network
+
+EPS = 1e-5  # float64 central differences: truncation ~EPS², round-off ~1e-16/EPS
+
+
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Max element error relative to the gradient's scale: max|a - b| / max(max|a|, max|b|).
+
+    (Per-element ratios would compare entries of 1e-7 against finite-difference noise of 1e-11.)"""
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-12)
+    return float(np.max(np.abs(a - b))) / scale
+
+
+def numeric_grad(f, x: np.ndarray) -> np.ndarray:
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + EPS
+        fp = f()
+        x[i] = old - EPS
+        fm = f()
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * EPS)
+    return grad
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_derivative(name, rng):
+    act = get_activation(name)
+    z = rng.normal(size=(4, 7)) * 3
+    z[np.abs(z) < 1e-3] = 0.5  # keep away from ReLU's kink
+    da = rng.normal(size=z.shape)
+    analytic = act.backward(z, act.forward(z), da)
+    numeric = numeric_grad(lambda: float((act.forward(z) * da).sum()), z)
+    assert rel_error(analytic, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("batch", [False, True])
+def test_loss_delta(name, batch, rng):
+    loss = get_loss(name)
+    shape = (5, 10) if batch else (10,)
+    z = rng.normal(size=shape) * 2
+    y = np.eye(10)[rng.integers(0, 10, size=shape[:-1])]
+    numeric = numeric_grad(lambda: loss.value(z, y), z)
+    assert rel_error(loss.delta(z, y), numeric) < 1e-6
+
+
+def test_cross_entropy_delta_is_p_minus_y(rng):
+    z = rng.normal(size=10)
+    y = np.eye(10)[3]
+    np.testing.assert_allclose(get_loss("cross_entropy").delta(z, y), softmax(z) - y)
+
+
+def _network(depth, activation, loss, bias, rng):
+    sizes = [6] + [5, 4, 7][: depth - 1] + [3]
+    net = Network(
+        sizes, activation=activation, loss=loss, bias=bias, init="xavier", seed=rng, dtype=np.float64
+    )
+    for p in net.params.values():  # non-zero biases so their gradients are exercised
+        p += rng.normal(scale=0.3, size=p.shape)
+    return net
+
+
+CASES = list(itertools.product(sorted(ACTIVATIONS), sorted(LOSSES), [True, False], [1, 2, 3, 4]))
+
+
+@pytest.mark.parametrize(("activation", "loss", "bias", "depth"), CASES)
+@pytest.mark.parametrize("batch", [False, True])
+def test_backward_pass_matches_numeric_gradient(activation, loss, bias, depth, batch, rng):
+    net = _network(depth, activation, loss, bias, rng)
+    n = 4 if batch else None
+    x = rng.random((n, 6) if batch else 6)
+    y = rng.integers(0, 3, size=n) if batch else np.eye(3)[1]
+    grads = net.backward_pass(y, net.forward_pass(x))
+    assert set(grads) == set(net.params)
+    for key, p in net.params.items():
+        numeric = numeric_grad(lambda: net.loss_value(x, y), p)
+        assert grads[key].shape == p.shape
+        assert rel_error(grads[key], numeric) < 1e-6, key
+
+
+@pytest.mark.parametrize(("activation", "loss", "bias", "depth"), CASES[::3])
+def test_batch_engine_gradients_match_reference(activation, loss, bias, depth, rng):
+    net = _network(depth, activation, loss, bias, rng)
+    x = rng.random((5, 6))
+    y = rng.integers(0, 3, size=5)
+    engine = BatchEngine(net, batch_size=8)
+    engine.inputs(5)[...] = x
+    total = engine.forward_backward(5, y)
+    reference = net.backward_pass(y, net.forward_pass(x))
+    assert total / 5 == pytest.approx(net.loss_value(x, y), rel=1e-12)
+    for key in net.params:
+        np.testing.assert_allclose(engine.grads[key], reference[key], rtol=1e-10, atol=1e-13)
+
+
+def test_l2_gradient_matches_numeric(rng):
+    net = _network(2, "tanh", "cross_entropy", True, rng)
+    x, y = rng.random((5, 6)), rng.integers(0, 3, size=5)
+    l2 = 0.3
+    engine = BatchEngine(net, batch_size=5, l2=l2)
+    engine.inputs(5)[...] = x
+    engine.forward_backward(5, y)
+
+    def objective():
+        weights = sum(float((net.params[f"W{l}"] ** 2).sum()) for l in range(1, net.n_layers + 1))
+        return net.loss_value(x, y) + 0.5 * l2 * weights
+
+    for key, p in net.params.items():
+        assert rel_error(engine.grads[key], numeric_grad(objective, p)) < 1e-6, key
+
+
+def test_dropout_gradient_matches_numeric_with_fixed_mask(rng):
+    net = _network(3, "relu", "cross_entropy", True, rng)
+    x, y = rng.random((5, 6)), rng.integers(0, 3, size=5)
+    engine = BatchEngine(net, batch_size=5, dropout=0.4)
+    engine.inputs(5)[...] = x
+    seed = 99
+    engine.forward_backward(5, y, np.random.default_rng(seed))
+    grads = {k: v.copy() for k, v in engine.grads.items()}
+
+    def objective():  # the same masks each time: same generator state
+        return engine.forward_backward(5, y, np.random.default_rng(seed)) / 5
+
+    dropped = [engine.masks[l][:5] for l in (1, 2)]
+    assert all((m == 0).any() and (m > 0).any() for m in dropped)  # dropout really dropped units
+    for key, p in net.params.items():
+        assert rel_error(grads[key], numeric_grad(objective, p)) < 1e-6, key
+
+
+def test_sigmoid_is_stable_at_extremes():
+    act = get_activation("sigmoid")
+    z = np.array([-1000.0, -100.0, 0.0, 100.0, 1000.0], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        a = act.forward(z)
+    np.testing.assert_allclose(a, [0, 0, 0.5, 1, 1], atol=1e-30)
+
+
+def test_softmax_and_losses_are_stable_for_huge_logits():
+    z = np.array([[1000.0, -1000.0, 0.0], [-1e4, -1e4, -1e4]])
+    y = np.eye(3)[[1, 2]]
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        p = softmax(z)
+        ce = get_loss("cross_entropy").value(z, y)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert ce == pytest.approx((2000.0 + np.log(3)) / 2)

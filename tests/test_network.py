@@ -1,0 +1,224 @@
+"""Behaviour of the network and its training: fast paths equal the readable maths, seeds, learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnscratch import DeepNeuralNetwork, Network
+from nnscratch.errors import TrainingDiverged
+from nnscratch.fastpath import BatchEngine, rank1_update, sgd_per_sample_epoch
+
+
+def blobs(rng, n=300, n_features=20, n_classes=4, spread=0.15):
+    """Well separated Gaussian blobs in [0, 1]^n_features: a problem a small net must solve exactly."""
+    centres = rng.random((n_classes, n_features))
+    y = rng.integers(0, n_classes, n)
+    x = np.clip(centres[y] + rng.normal(scale=spread, size=(n, n_features)), 0, 1).astype(np.float32)
+    return x, y
+
+
+def reference_sgd_epoch(net: Network, x, y, order):
+    """The tutorial's loop, with the readable methods: one sample at a time."""
+    for i in order:
+        output = net.forward_pass(x[i])
+        changes = net.backward_pass(y[i], output)
+        net.update_network_parameters(changes)
+
+
+PER_SAMPLE_CASES = [
+    (activation, loss, bias, use_blas, np.float64)
+    for activation in ["sigmoid", "tanh", "relu", "leaky_relu"]
+    for loss in ["cross_entropy", "sum_of_squares"]
+    for bias in [True, False]
+    for use_blas in [True, False]
+] + [("sigmoid", "cross_entropy", True, use_blas, np.float32) for use_blas in [True, False]]
+
+
+@pytest.mark.parametrize(("activation", "loss", "bias", "use_blas", "dtype"), PER_SAMPLE_CASES)
+def test_per_sample_kernel_equals_reference_loop(activation, loss, bias, use_blas, dtype, rng):
+    """Same weights as the tutorial's loop after 200 samples, to rounding. (Float64 for the ReLU
+    family: one unit flipping sides of its kink after float32 rounding makes runs drift apart.)"""
+    x = rng.integers(0, 256, size=(200, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 200)
+    order = rng.permutation(200)
+    kwargs = {"activation": activation, "loss": loss, "bias": bias, "seed": 3, "l_rate": 0.01, "dtype": dtype}
+    fast, slow = Network(**kwargs), Network(**kwargs)
+    total = sgd_per_sample_epoch(fast, x, y, order, np.full(200, 0.01), chunk=64, use_blas=use_blas)
+    reference_sgd_epoch(slow, x, y, order)
+    assert np.isfinite(total)
+    rtol, atol = (1e-6, 1e-8) if dtype == np.float64 else (1e-4, 1e-6)
+    for key in slow.params:
+        np.testing.assert_allclose(fast.params[key], slow.params[key], rtol=rtol, atol=atol, err_msg=key)
+    moved = np.abs(fast.params["W1"] - Network(**kwargs).params["W1"])
+    assert moved.max() > 1e-4  # it really trained
+
+
+def test_rank1_update_blas_and_numpy_agree(rng):
+    Wb = rng.normal(size=(5, 8)).astype(np.float32)
+    delta, a = rng.normal(size=5).astype(np.float32), rng.normal(size=8).astype(np.float32)
+    expected = Wb - 0.1 * np.outer(delta, a)
+    for use_blas in (True, False):
+        W = Wb.copy()
+        rank1_update(use_blas, W.dtype)(W, 0.1, delta, a)
+        np.testing.assert_allclose(W, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_minibatch_training_equals_reference_batch_loop(optimizer, rng):
+    """train(batch_size=32) = the readable batch forward/backward + optimizer, step for step."""
+    x = rng.integers(0, 256, size=(256, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 256)
+    fast = DeepNeuralNetwork(batch_size=32, optimizer=optimizer, l_rate=0.01, seed=5, epochs=1, verbose=False)
+    slow = DeepNeuralNetwork(batch_size=32, optimizer=optimizer, l_rate=0.01, seed=5, epochs=1, verbose=False)
+    fast.train(x, y)
+    order = slow.rng.permutation(256)
+    for start in range(0, 256, 32):
+        idx = order[start : start + 32]
+        grads = slow.backward_pass(y[idx], slow.forward_pass(x[idx]))
+        slow.optimizer.step(slow.params, grads)
+    for key in slow.params:
+        np.testing.assert_allclose(fast.params[key], slow.params[key], rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_seeded_runs_are_bit_identical(batch_size, rng):
+    x, y = blobs(rng)
+    runs = []
+    for _ in range(2):
+        net = DeepNeuralNetwork(
+            [20, 16, 4], epochs=2, batch_size=batch_size, seed=11, verbose=False, dropout=0.0
+        )
+        history = net.train(x, y, x, y)
+        runs.append((net.get_params(), [h["loss"] for h in history]))
+    for key in runs[0][0]:
+        assert np.array_equal(runs[0][0][key], runs[1][0][key])
+    assert runs[0][1] == runs[1][1]
+    other = DeepNeuralNetwork([20, 16, 4], epochs=2, batch_size=batch_size, seed=12, verbose=False)
+    other.train(x, y)
+    assert not np.array_equal(other.params["W1"], runs[0][0]["W1"])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"batch_size": 1, "l_rate": 0.1},
+        {"batch_size": 8, "l_rate": 0.5},
+        {"batch_size": 8, "optimizer": "adam", "l_rate": 0.01, "activation": "relu"},
+        {"batch_size": 1, "loss": "sum_of_squares", "l_rate": 0.5, "bias": False},
+    ],
+)
+def test_reaches_100_percent_on_separable_data(options, rng):
+    x, y = blobs(rng)
+    net = DeepNeuralNetwork([20, 16, 8, 4], epochs=30, seed=0, verbose=False, **options)
+    history = net.train(x, y, x, y)
+    assert net.compute_accuracy(x, y) == 1.0
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+def test_train_logs_tutorial_line_and_returns_history(rng, capsys):
+    x, y = blobs(rng, n=100)
+    net = DeepNeuralNetwork([20, 8, 4], epochs=2, seed=0)
+    history = net.train(x, np.eye(4)[y], x, np.eye(4)[y])  # one-hot labels, as in the tutorial
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and len(history) == 2
+    assert lines[1].startswith("Epoch: 2, Time Spent: ")
+    assert ", Loss: " in lines[1] and lines[1].endswith("%")
+    assert set(history[0]) >= {"epoch", "time", "loss", "val_loss", "val_accuracy"}
+    assert 0 <= history[1]["val_accuracy"] <= 1
+
+
+def test_compute_accuracy_accepts_one_hot_and_integers(rng):
+    x, y = blobs(rng, n=50)
+    net = Network([20, 5, 4], seed=0)
+    assert net.compute_accuracy(x, y) == net.compute_accuracy(x, np.eye(4)[y])
+    assert net.compute_accuracy(x, net.predict(x)) == 1.0
+
+
+def test_forward_pass_one_sample_and_batch_agree(rng):
+    net = Network(seed=0)
+    x = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    batch = net.forward_pass(x)
+    assert batch.shape == (3, 10)
+    one = net.forward_pass(x[1].reshape(784))
+    assert one.shape == (10,)
+    np.testing.assert_allclose(one, batch[1], rtol=1e-5)
+    np.testing.assert_allclose(batch.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(net.predict_proba(x), batch, rtol=1e-5)
+
+
+def test_tutorial_network_shapes_and_init():
+    net = Network(bias=False, seed=0)
+    assert [net.params[k].shape for k in net.params] == [(128, 784), (64, 128), (10, 64)]
+    assert list(net.params) == ["W1", "W2", "W3"]
+    # tutorial init: randn * sqrt(1 / n_out)
+    assert net.params["W1"].std() == pytest.approx(np.sqrt(1 / 128), rel=0.02)
+    he = Network(init="he", seed=0)
+    assert he.params["W1"].std() == pytest.approx(np.sqrt(2 / 784), rel=0.02)
+    xavier = Network(init="xavier", seed=0)
+    assert np.abs(xavier.params["W1"]).max() <= np.sqrt(6 / (784 + 128))
+
+
+def test_params_assignment_copies_into_the_network():
+    net = Network([4, 3, 2], seed=0)
+    net.params["W1"] = np.ones((3, 4))
+    assert np.all(net.Wb[0][:, :4] == 1)
+    with pytest.raises(ValueError, match="shape"):
+        net.params["W1"] = np.ones((4, 3))
+    with pytest.raises(KeyError, match="unknown parameter"):
+        net.params["W9"] = np.ones(3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sizes": [784]}, "sizes"),
+        ({"l_rate": -1}, "l_rate"),
+        ({"l_rate": float("nan")}, "l_rate"),
+        ({"activation": "swish"}, "unknown activation"),
+        ({"loss": "hinge"}, "unknown loss"),
+        ({"init": "zeros"}, "unknown init"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"epochs": -1}, "epochs"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"optimizer": "lbfgs"}, "unknown optimizer"),
+        ({"monitor": "f1"}, "monitor"),
+    ],
+)
+def test_bad_parameters_get_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DeepNeuralNetwork(**kwargs)
+
+
+def test_bad_training_data_gets_clear_errors(rng):
+    net = DeepNeuralNetwork([20, 4, 3], verbose=False)
+    x, y = blobs(rng, n=10, n_classes=3)
+    with pytest.raises(ValueError, match="shape"):
+        net.train(x[:, :5], y)
+    with pytest.raises(ValueError, match="10 images but 9 labels"):
+        net.train(x, y[:9])
+    with pytest.raises(ValueError, match="labels must be in 0..2"):
+        net.train(x, y + 5)
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        net.train(bad, y)
+
+
+def test_divergence_stops_with_a_clear_message(rng):
+    x, y = blobs(rng, n=64)
+    x *= 1e30
+    net = DeepNeuralNetwork([20, 8, 4], epochs=3, l_rate=1e30, batch_size=8, verbose=False, activation="relu")
+    with pytest.raises(TrainingDiverged, match=r"epoch 1.*smaller learning rate"):
+        with np.errstate(all="ignore"):
+            net.train(x.astype(np.float32), y)
+
+
+def test_batch_engine_handles_a_short_last_batch(rng):
+    net = Network([6, 5, 3], seed=0, dtype=np.float64)
+    engine = BatchEngine(net, batch_size=8)
+    x, y = rng.random((3, 6)), rng.integers(0, 3, 3)
+    engine.inputs(3)[...] = x
+    engine.forward_backward(3, y)
+    reference = net.backward_pass(y, net.forward_pass(x))
+    np.testing.assert_allclose(engine.grads["W1"], reference["W1"], rtol=1e-10)
