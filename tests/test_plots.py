@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import stat
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,12 @@ def test_overwrite_is_atomic_and_keeps_the_old_file_on_failure(tmp_path: Path, m
         plots.plot_confusion_matrix(np.eye(3, dtype=int) * 7, target)
     assert target.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["cm.png"]
+
+
+def test_missing_matplotlib_names_the_extra(tmp_path: Path, monkeypatch) -> None:
+    from nnscratch.errors import NNScratchError
+
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(NNScratchError, match=r"needs matplotlib.*pip install 'nnscratch\[plots\]'"):
+        plots.plot_first_layer_weights(np.ones((4, 784)), tmp_path / "w.png")
+    assert not (tmp_path / "w.png").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -115,6 +116,27 @@ def test_all_input_kinds_give_the_same_result(tmp_path: Path) -> None:
         rgba_float,
     ):
         assert np.abs(preprocess_image(other) - reference).max() < 0.02
+
+
+def test_16_bit_and_palette_images(tmp_path: Path) -> None:
+    reference = preprocess_image(dark_on_light())
+    grey = np.asarray(dark_on_light().convert("L"), dtype=np.uint16)
+    deep = tmp_path / "deep.png"
+    Image.fromarray(grey * 257).save(deep)  # 16-bit grey PNG
+    with Image.open(deep) as im:
+        assert im.mode.startswith("I")
+    assert np.abs(preprocess_image(deep) - reference).max() < 0.02
+    dim = Image.fromarray((grey // 2).astype(np.uint16))  # a dark 16-bit picture is not 8-bit
+    assert "contains no ink" in _error(dim)
+    palette = tmp_path / "palette.gif"
+    dark_on_light().convert("P").save(palette)
+    assert np.abs(preprocess_image(palette) - reference).max() < 0.02
+
+
+def test_missing_pillow_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "PIL", None)  # makes "from PIL import Image" fail
+    message = _error(np.zeros((28, 28)))
+    assert "needs Pillow" in message and "pip install 'nnscratch[plots]'" in message
 
 
 def test_noise_and_specks_are_ignored(rng: np.random.Generator) -> None:

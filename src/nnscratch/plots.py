@@ -27,7 +27,7 @@ DPI = 100
 def _figure(width: float, height: float) -> Any:
     try:
         from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise NNScratchError(
             "drawing plots needs matplotlib, which is not installed: pip install 'nnscratch[plots]'"
         ) from exc

@@ -58,7 +58,7 @@ def _pil() -> Any:
     """Import Pillow lazily, with a clear error naming the extra when it is missing."""
     try:
         from PIL import Image
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImageError(
             "reading images needs Pillow, which is not installed: pip install 'nnscratch[plots]'"
         ) from exc
@@ -136,9 +136,12 @@ def _shrink(gray: np.ndarray) -> np.ndarray:
 def _gray_from_pil(im: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """Grey levels in [0, 1] (0 = black) with transparency composited on white, plus the alpha channel."""
     Image = _pil()
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16/32-bit integer or float grey
         arr = np.asarray(im, dtype=np.float32)
-        top = 1.0 if im.mode == "F" and arr.max() <= 1.0 else 255.0 if arr.max() <= 255 else 65535.0
+        if im.mode.startswith("I;16"):
+            top = 65535.0
+        else:
+            top = 1.0 if im.mode == "F" and arr.max() <= 1.0 else 255.0 if arr.max() <= 255 else 65535.0
         return _shrink(np.clip(arr / top, 0.0, 1.0)), None
     factor = math.ceil(max(im.size) / WORK_SIDE)
     has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
@@ -293,9 +296,10 @@ def preprocess_image(image: ImageInput, *, name: str | None = None) -> np.ndarra
     :data:`MAX_PIXELS` (decompression bombs) and images without any ink.
     """
     label = _describe(image, name)
+    pil = _pil()  # needed for every kind of input (decoding, Lanczos resize): fail early and clearly
     if isinstance(image, np.ndarray):
         gray, alpha = _gray_from_array(image, label)
-    elif isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(image, "getbands"):
+    elif isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview, pil.Image)):
         gray, alpha = _gray_from_pil(_open(image, label))
     else:
         raise ImageError(
