@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "images", metavar="IMG", nargs="+", help="image files or folders of images (any format Pillow reads)"
     )
-    parser.add_argument("--top-k", type=_positive_int, default=3, help="how many likely digits to list")
+    parser.add_argument(
+        "--top-k", metavar="K", type=_positive_int, default=3, help="how many likely digits to list"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     parser.add_argument(
         "--show-input",
