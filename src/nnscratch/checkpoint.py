@@ -86,16 +86,6 @@ def load_model(cls, path: str | Path):
     return net
 
 
-def restore_training_state(net, directory: str | Path) -> None:
-    """Load ``directory/last.npz`` into ``net`` (same architecture) to continue training exactly."""
-    path = Path(directory) / "last.npz"
-    loaded = load_model(type(net), path)
-    if loaded.sizes != net.sizes or loaded.bias != net.bias:
-        raise _fail(path, f"it holds a {loaded.sizes} network, not {net.sizes}")
-    net.__dict__.update({k: v for k, v in loaded.__dict__.items() if k not in ("Wb", "params", "_engine")})
-    net.set_params(loaded.params)
-
-
 def _check_params(path: Path, net, params: dict) -> None:
     expected = {k: v.shape for k, v in net.params.items()}
     missing = sorted(set(expected) - set(params))

@@ -80,11 +80,16 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
         raise ModelFileError(f"{path} is not a valid model file ({exc})") from exc
     except (OSError, EOFError, KeyError, zipfile.LargeZipFile) as exc:
         raise ModelFileError(f"{path} is not a valid model file (truncated or corrupt: {exc})") from exc
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # a member that is not a .npy file
+            raise ModelFileError(f"{path} is not a valid model file (member {name!r} is not a NumPy array)")
     if METADATA_KEY not in arrays:
         raise ModelFileError(f"{path} has no nnscratch metadata; is it an nnscratch model file?")
     blob = arrays.pop(METADATA_KEY)
+    if blob.dtype != np.uint8 or blob.ndim != 1:
+        raise ModelFileError(f"{path} has malformed metadata (expected a 1-D uint8 array, got {blob.dtype})")
     try:
-        meta = json.loads(blob.astype(np.uint8).tobytes().decode("utf-8"))
+        meta = json.loads(blob.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path} has unreadable metadata ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:

@@ -1,6 +1,6 @@
 """``DeepNeuralNetwork``: the tutorial's class — a :class:`~nnscratch.network.Network` that can ``train``.
 
-    net = DeepNeuralNetwork(sizes=[784, 128, 64, 10], epochs=10, l_rate=0.05)
+    net = DeepNeuralNetwork(sizes=[784, 128, 64, 10], epochs=10, l_rate=0.03)
     history = net.train(x_train, y_train, x_val, y_val)
     # Epoch: 1, Time Spent: 1.62s, Loss: 0.3542, Accuracy: 94.31%  ...
 
@@ -12,6 +12,7 @@ validation data, reports through callbacks, and returns the history: one dict pe
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch import checkpoint as ckpt
+from nnscratch.augment import Augmenter
 from nnscratch.callbacks import Callback, EpochLogger
 from nnscratch.errors import TrainingDiverged
 from nnscratch.fastpath import BatchEngine, fill_inputs, sgd_per_sample_epoch
@@ -42,8 +44,8 @@ class DeepNeuralNetwork(Network):
         (name, config dict or :class:`~nnscratch.optimizers.Schedule`).
     l2 : L2 weight decay added to the loss as ``l2/2·Σ W²`` (weights only, not biases).
     dropout : inverted-dropout rate for every hidden layer (0 = off).
-    augment : a callable ``augment(x_batch, rng) -> x_batch`` applied to each batch of scaled inputs
-        (e.g. :class:`nnscratch.augment.Augmenter`), or None.
+    augment : random affine augmentation of each training batch: ``True`` (default ranges), a dict of
+        :class:`~nnscratch.augment.Augmenter` arguments, an ``Augmenter``, or None/False (off).
     early_stopping : patience in epochs (0 = off): stop when ``monitor`` has not improved for that
         many epochs, and put back the best weights seen.
     verbose : print the tutorial's line per epoch (through :class:`~nnscratch.callbacks.EpochLogger`).
@@ -53,7 +55,7 @@ class DeepNeuralNetwork(Network):
         self,
         sizes: Sequence[int] = (784, 128, 64, 10),
         epochs: int = 10,
-        l_rate: float = 0.05,
+        l_rate: float = 0.03,
         activation: str = "sigmoid",
         loss: str = "cross_entropy",
         bias: bool = True,
@@ -63,7 +65,7 @@ class DeepNeuralNetwork(Network):
         schedule: str | Schedule | dict | None = None,
         l2: float = 0.0,
         dropout: float = 0.0,
-        augment: Callable | None = None,
+        augment: bool | dict | Augmenter | None = None,
         early_stopping: int = 0,
         monitor: str = "val_loss",
         seed: int | np.random.Generator | None = None,
@@ -87,7 +89,8 @@ class DeepNeuralNetwork(Network):
         self.batch_size = int(batch_size)
         self.optimizer = get_optimizer(optimizer, lr=self.l_rate)
         self.schedule = get_schedule(schedule)
-        self.l2, self.dropout, self.augment = float(l2), float(dropout), augment
+        self.l2, self.dropout = float(l2), float(dropout)
+        self.augment = _augmenter(augment)
         self.early_stopping, self.monitor = int(early_stopping), monitor
         self.verbose = bool(verbose)
         self.history: list[dict] = []
@@ -149,23 +152,23 @@ class DeepNeuralNetwork(Network):
             cb.on_train_end(self.history)
         return self.history
 
+    @classmethod
     def resume(
-        self,
+        cls,
         checkpoint_dir: str | Path,
         x_train: np.ndarray,
         y_train: np.ndarray,
         x_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
         callbacks: Sequence[Callback] | None = None,
-        epochs: int | None = None,
-    ) -> list[dict]:
-        """Continue an interrupted :meth:`train` from ``checkpoint_dir/last.npz`` up to ``epochs`` epochs
-        in total (default: the total the interrupted run was asked for). The result is bit-identical
-        to a run that was never interrupted."""
-        ckpt.restore_training_state(self, checkpoint_dir)
-        total = self.metadata.get("target_epochs", len(self.history)) if epochs is None else epochs
-        self.epochs = max(0, int(total) - len(self.history))
-        return self.train(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
+    ) -> DeepNeuralNetwork:
+        """Continue an interrupted :meth:`train` from ``checkpoint_dir/last.npz`` until the number of
+        epochs that run was asked for, on the same data; return the trained network. The weights are
+        bit-identical to those of a run that was never interrupted."""
+        net = cls.load(Path(checkpoint_dir) / "last.npz")
+        net.epochs = max(0, int(net.metadata.get("target_epochs", len(net.history))) - len(net.history))
+        net.train(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
+        return net
 
     def _run_epoch(self, epoch, x, labels, val, callbacks) -> dict:
         n = len(labels)
@@ -267,6 +270,7 @@ class DeepNeuralNetwork(Network):
             "schedule": self.schedule.config(),
             "l2": self.l2,
             "dropout": self.dropout,
+            "augment": None if self.augment is None else dataclasses.asdict(self.augment),
             "early_stopping": self.early_stopping,
             "monitor": self.monitor,
         }
@@ -279,6 +283,20 @@ class DeepNeuralNetwork(Network):
     def load(cls, path: str | Path) -> DeepNeuralNetwork:
         """Read a model written by :meth:`save` (or a checkpoint), validating every array."""
         return ckpt.load_model(cls, path)
+
+
+def _augmenter(spec) -> Augmenter | None:
+    if spec is None or spec is False:
+        return None
+    if spec is True:
+        return Augmenter()
+    if isinstance(spec, dict):
+        return Augmenter(**spec)
+    if isinstance(spec, Augmenter):
+        return spec
+    raise ValueError(
+        f"augment must be True/False/None, a dict of Augmenter arguments or an Augmenter, got {spec!r}"
+    )
 
 
 def _fan_out(callbacks: Sequence[Callback]) -> Callable[[int], None] | None:

@@ -1,0 +1,215 @@
+"""`nnscratch train` / `nnscratch evaluate` on real MNIST, bad options, and resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnscratch import DeepNeuralNetwork
+from nnscratch.cli import main
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("NNSCRATCH_DATA", raising=False)
+
+
+def test_default_train_one_epoch_learns(mnist_path, tmp_path, capsys):
+    """The tutorial network, pure SGD, one epoch: at least 93 % on the official test set."""
+    model = tmp_path / "model.npz"
+    code = main(
+        ["train", "--data-dir", str(mnist_path), "--epochs", "1", "--no-progress", "--save", str(model)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "51000 training, 9000 validation images" in out
+    line = next(line for line in out.splitlines() if line.startswith("Epoch: 1, Time Spent: "))
+    assert ", Loss: " in line and ", Accuracy: " in line
+    accuracy = float(
+        out.split("Test accuracy on the official mnist test set (10000 images): ")[1].split("%")[0]
+    )
+    assert accuracy >= 93.0
+    net = DeepNeuralNetwork.load(model)
+    assert net.sizes == [784, 128, 64, 10] and net.batch_size == 1 and net.activation.name == "sigmoid"
+    assert net.metadata["dataset_checksums"]["train-images-idx3-ubyte"] == "6bbc9ace898e44ae57da46a324031adb"
+    assert net.metadata["test_accuracy"] == pytest.approx(accuracy / 100, abs=1e-4)
+
+    assert main(["evaluate", str(model), "--data-dir", str(mnist_path)]) == 0
+    report = capsys.readouterr().out
+    assert f"{accuracy:.2f}%" in report
+    assert "precision" in report and "recall" in report and "Confusion matrix" in report
+    assert main(["evaluate", str(model), "--data-dir", str(mnist_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    cm = np.array(result["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 10000
+    assert result["accuracy"] == pytest.approx(accuracy / 100, abs=1e-4)
+
+
+def test_tutorial_split_holds_out_15_percent_of_70000(mnist_path, capsys):
+    code = main(
+        [
+            "train",
+            "--data-dir",
+            str(mnist_path),
+            "--split",
+            "tutorial",
+            "--epochs",
+            "1",
+            "--sizes",
+            "784,10",
+            "--batch-size",
+            "128",
+            "--lr",
+            "0.5",
+            "--no-progress",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "59500 training, 10500 validation images" in out
+    assert "held-out 15% (tutorial split) (10500 images)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sizes", "784,abc"], "sizes must be whole numbers"),
+        (["--activation", "swish"], "invalid choice"),
+        (["--epochs", "two"], "invalid int value"),
+        (["--val-fraction", "1.5"], "must be between 0 and 1"),
+    ],
+)
+def test_bad_options_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "-1"], "l_rate must be a positive number"),
+        (["--batch-size", "0"], "batch_size must be a whole number >= 1"),
+        (["--dropout", "1"], "dropout must be in [0, 1)"),
+        (["--sizes", "100,10"], "input width is 100 but the images have 784 pixels"),
+    ],
+)
+def test_bad_values_are_one_line_errors(argv, message, mnist_path, capsys):
+    assert main(["train", "--data-dir", str(mnist_path), "--no-progress", *argv]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nnscratch: error: ") and message in err and "\n" not in err
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import nnscratch.data as data
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(data, "load_dataset", _no_download(data.load_dataset))
+    assert main(["train", "--data-dir", str(tmp_path / "nowhere"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nnscratch: error: ") and "nowhere" in err
+
+
+def _no_download(load):
+    def load_offline(name, data_dir=None, **kwargs):
+        return load(name, data_dir, download=False)
+
+    return load_offline
+
+
+def test_evaluate_rejects_a_broken_model_file(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 definitely not a model")
+    assert main(["evaluate", str(bad)]) == 1
+    assert "bad.npz is not a valid model file" in capsys.readouterr().err
+
+
+def _train_cmd(mnist_path: Path, ckpt: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "nnscratch",
+        "train",
+        "--data-dir",
+        str(mnist_path),
+        "--no-progress",
+        "--sizes",
+        "784,64,10",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "64",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.002",
+        "--dropout",
+        "0.1",
+        "--augment",
+        "--checkpoint-dir",
+        str(ckpt),
+        *extra,
+    ]
+
+
+def test_killed_run_resumes_to_identical_weights(mnist_path, tmp_path):
+    """Train 3 epochs; kill a second run with SIGKILL after its first checkpoint; resume it; compare."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    straight = tmp_path / "straight"
+    subprocess.run(
+        _train_cmd(mnist_path, straight, "--save", str(tmp_path / "a.npz")),
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        _train_cmd(mnist_path, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while not (killed / "last.npz").exists():
+        assert proc.poll() is None, "training ended before its first checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    done = len(DeepNeuralNetwork.load(killed / "last.npz").history)
+    assert done < 3, "the run finished before it could be killed"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nnscratch",
+            "train",
+            "--data-dir",
+            str(mnist_path),
+            "--no-progress",
+            "--resume",
+            str(killed),
+            "--save",
+            str(tmp_path / "b.npz"),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    assert f"resuming after epoch {done} of 3" in out
+    a, b = DeepNeuralNetwork.load(tmp_path / "a.npz"), DeepNeuralNetwork.load(tmp_path / "b.npz")
+    assert len(b.history) == 3
+    for key in a.params:
+        assert np.array_equal(a.params[key], b.params[key]), key
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
