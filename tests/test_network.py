@@ -222,3 +222,22 @@ def test_batch_engine_handles_a_short_last_batch(rng):
     engine.forward_backward(3, y)
     reference = net.backward_pass(y, net.forward_pass(x))
     np.testing.assert_allclose(engine.grads["W1"], reference["W1"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("use_gemm", [True, False])
+def test_fused_sgd_step_equals_gradient_then_update(use_gemm, rng):
+    net = Network([6, 5, 4, 3], seed=0, dtype=np.float64)
+    twin = Network([6, 5, 4, 3], seed=0, dtype=np.float64)
+    x, y = rng.random((7, 6)), rng.integers(0, 3, 7)
+    engine = BatchEngine(net, batch_size=8)
+    if not use_gemm:
+        engine._gemm = None
+    engine.inputs(7)[...] = x
+    engine.forward_backward(7, y, sgd_lr=0.3)
+    twin.update_network_parameters(
+        {k: 0.3 / twin.l_rate * g for k, g in twin.backward_pass(y, twin.forward_pass(x)).items()}
+    )
+    for key in net.params:
+        np.testing.assert_allclose(net.params[key], twin.params[key], rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="L2"):
+        BatchEngine(net, 8, l2=0.1).forward_backward(7, y, sgd_lr=0.3)

@@ -35,13 +35,13 @@ def fill_inputs(x: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
         out[...] = rows
 
 
-def _blas_ger(dtype: np.dtype) -> Callable | None:
-    """SciPy's BLAS ``sger``/``dger`` when SciPy is installed (the ``fast`` extra), else None."""
+def _blas(name: str, dtype: np.dtype) -> Callable | None:
+    """SciPy's BLAS routine ``s<name>``/``d<name>`` when SciPy is installed (the ``fast`` extra)."""
     try:
         from scipy.linalg import blas
-    except ImportError:  # pragma: no cover - exercised by the no-scipy test via monkeypatch
+    except ImportError:  # pragma: no cover - depends on the environment
         return None
-    return blas.sger if dtype == np.float32 else blas.dger
+    return getattr(blas, ("s" if dtype == np.float32 else "d") + name)
 
 
 def single_threaded_blas() -> contextlib.AbstractContextManager:
@@ -62,7 +62,7 @@ def rank1_update(
 
     With BLAS ``?ger`` the update is one call on ``Wb.T`` (Fortran-ordered, so BLAS writes in place).
     Without it, NumPy computes the outer product into a buffer reused across calls."""
-    ger = _blas_ger(dtype) if use_blas else None
+    ger = _blas("ger", dtype) if use_blas else None
     if ger is not None:
 
         def update(Wb, lr, delta, a):
@@ -160,7 +160,9 @@ class BatchEngine:
     :mod:`nnscratch.network`), with optional inverted dropout and L2 weight decay.
 
     After :meth:`forward_backward`, ``self.grads`` holds the mean gradients by parameter name, as
-    views into one buffer per layer.
+    views into one buffer per layer. For plain SGD, ``forward_backward(..., sgd_lr=lr)`` instead
+    applies ``Wb -= lr · Δᵀ @ [A | 1]`` directly as one BLAS ``?gemm`` per layer (beta = 1, in place),
+    so no gradient is written out and read back.
     """
 
     def __init__(self, net: Network, batch_size: int, dropout: float = 0.0, l2: float = 0.0) -> None:
@@ -182,6 +184,7 @@ class BatchEngine:
         self.delta = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]  # ∂L/∂Z_l
         self.back = [None, None] + [np.empty((n, w + bias), dtype=dtype) for w in widths[1:-1]]
         self.dWb = [np.zeros_like(Wb) for Wb in net.Wb]
+        self._gemm = _blas("gemm", dtype)
         self.grads: dict[str, np.ndarray] = {}
         for l, dWb in enumerate(self.dWb, start=1):
             self.grads[f"W{l}"] = dWb[:, : widths[l - 1]]
@@ -192,9 +195,14 @@ class BatchEngine:
         """The (m, n_in) block where the next batch's inputs go."""
         return self.A[0][:m, : self.net.sizes[0]]
 
-    def forward_backward(self, m: int, y: np.ndarray, rng: np.random.Generator | None = None) -> float:
+    def forward_backward(
+        self, m: int, y: np.ndarray, rng: np.random.Generator | None = None, sgd_lr: float | None = None
+    ) -> float:
         """Forward and backward for the ``m`` inputs already in :meth:`inputs` with integer labels
-        ``y`` (m,). Fills ``self.grads`` and returns the summed (not mean) data loss of the batch."""
+        ``y`` (m,). Fills ``self.grads`` (or, given ``sgd_lr``, takes the plain SGD step itself) and
+        returns the summed (not mean) data loss of the batch."""
+        if sgd_lr is not None and self.l2:
+            raise ValueError("the fused SGD step has no L2 term; call without sgd_lr and use self.grads")
         net, L, act = self.net, self.net.n_layers, self.net.activation
         widths = net.sizes
         for l in range(1, L + 1):  # Z_l = [A_{l-1} | 1] @ Wb_lᵀ  (= A @ Wᵀ + b)
@@ -219,10 +227,17 @@ class BatchEngine:
             loss = net.loss.value(zL, t) * m
             delta = net.loss.delta(zL, t)
         for l in range(L, 0, -1):
-            np.matmul(delta.T, self.A[l - 1][:m], out=self.dWb[l - 1])  # [dW | db] = Δᵀ @ [A | 1]
             if l > 1:
                 back = self.back[l][:m]
                 np.matmul(delta, net.Wb[l - 1], out=back)  # ∂L/∂A_{l-1} (and a bias column, unused)
+            a_prev = self.A[l - 1][:m]
+            if sgd_lr is None:
+                np.matmul(delta.T, a_prev, out=self.dWb[l - 1])  # [dW | db] = Δᵀ @ [A | 1]
+            elif self._gemm is not None:  # Wbᵀ ← Wbᵀ - lr·[A | 1]ᵀ @ Δ, in place (Wb.T is Fortran-ordered)
+                self._gemm(-sgd_lr, a_prev.T, delta.T, beta=1.0, c=net.Wb[l - 1].T, trans_b=1, overwrite_c=1)
+            else:
+                net.Wb[l - 1] -= sgd_lr * (delta.T @ a_prev)
+            if l > 1:
                 da = back[:, : widths[l - 1]]
                 if self.dropout:
                     da *= self.masks[l - 1][:m]

@@ -35,6 +35,7 @@ def atomic_write(path: str | os.PathLike, write, suffix: str = ".tmp") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -47,6 +48,12 @@ def atomic_write(path: str | os.PathLike, write, suffix: str = ".tmp") -> Path:
             pass
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], metadata: Mapping) -> Path:

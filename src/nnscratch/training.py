@@ -204,6 +204,7 @@ class DeepNeuralNetwork(Network):
             engine = self._engine = BatchEngine(self, self.batch_size, self.dropout, self.l2)
         engine.dropout, engine.l2 = self.dropout, self.l2
         total, pending = 0.0, 0
+        fuse_sgd = self.optimizer.is_plain_sgd and not self.l2
         for i, start in enumerate(range(0, len(order), self.batch_size)):
             idx = order[start : start + self.batch_size]
             m = len(idx)
@@ -211,9 +212,13 @@ class DeepNeuralNetwork(Network):
             fill_inputs(x, idx, xb)
             if augment is not None:
                 xb[...] = augment(np.ascontiguousarray(xb))
-            total += engine.forward_backward(m, labels[idx], self.rng)
             self.optimizer.lr = float(lrs[i])
-            self.optimizer.step(self.params, engine.grads)
+            if fuse_sgd:  # plain SGD: the engine applies the step inside its backward pass
+                total += engine.forward_backward(m, labels[idx], self.rng, sgd_lr=self.optimizer.lr)
+                self.optimizer.t += 1
+            else:
+                total += engine.forward_backward(m, labels[idx], self.rng)
+                self.optimizer.step(self.params, engine.grads)
             pending += m
             if notify is not None and (pending >= 1000 or start + m == len(order)):
                 notify(pending)
