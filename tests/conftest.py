@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,17 @@ def mnist_dir() -> Path | None:
     env = os.environ.get("NNSCRATCH_TEST_MNIST")
     path = Path(env) if env else _DEFAULT_MNIST
     return path if (path / "train-images-idx3-ubyte.gz").exists() else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory) -> Iterator[None]:
+    """Every test sees one shared throw-away user cache and no NNSCRATCH_DATA, so the suite never
+    writes to ~/.cache and the decoded MNIST copy is built once per run."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    patch.delenv("NNSCRATCH_DATA", raising=False)
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

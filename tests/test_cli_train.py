@@ -17,12 +17,6 @@ from nnscratch import DeepNeuralNetwork
 from nnscratch.cli import main
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
-    monkeypatch.delenv("NNSCRATCH_DATA", raising=False)
-
-
 def test_default_train_one_epoch_learns(mnist_path, tmp_path, capsys):
     """The tutorial network, pure SGD, one epoch: at least 93 % on the official test set."""
     model = tmp_path / "model.npz"

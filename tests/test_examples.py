@@ -8,8 +8,7 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def test_tutorial_flow_learns_in_one_epoch(mnist_path, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_tutorial_flow_learns_in_one_epoch(mnist_path, capsys):
     spec = importlib.util.spec_from_file_location("tutorial_flow", EXAMPLES / "tutorial_flow.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except NNScratchError as exc:
-        print(f"nnscratch: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, even for errors that list several causes
+        print(f"nnscratch: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("nnscratch: interrupted", file=sys.stderr)
