@@ -271,8 +271,10 @@ def _make_net(o: Any, batch: int, epochs: int) -> Any:
         bias=True,
         init="tutorial",
         optimizer="sgd",
+        schedule="constant",  # the same fixed rate as the PyTorch and scikit-learn runs
         batch_size=batch,
         seed=o.seed,
+        verbose=False,
     )
 
 
