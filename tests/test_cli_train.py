@@ -207,3 +207,10 @@ def test_killed_run_resumes_to_identical_weights(mnist_path, tmp_path):
     for key in a.params:
         assert np.array_equal(a.params[key], b.params[key]), key
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+
+
+def test_evaluate_rejects_a_model_of_another_shape(mnist_path, tmp_path, capsys):
+    model = DeepNeuralNetwork([100, 8, 10], epochs=0, verbose=False).save(tmp_path / "small.npz")
+    assert main(["evaluate", str(model), "--data-dir", str(mnist_path)]) == 1
+    err = capsys.readouterr().err
+    assert "small.npz expects 100 inputs but mnist images have 784 pixels" in err
