@@ -31,6 +31,14 @@ def _private_cache(tmp_path_factory) -> Iterator[None]:
     patch.undo()
 
 
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    """A user cache of this test's own (returned: its nnscratch folder), and no $NNSCRATCH_DATA."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("NNSCRATCH_DATA", raising=False)
+    return tmp_path / "xdg" / "nnscratch"
+
+
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
     path = mnist_dir()

@@ -23,6 +23,17 @@ import numpy as np
 
 from nnscratch.data_registry import DatasetSpec, FileSpec, PypiSource
 
+
+def read_mnist(directory: Path, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` images (n, 28, 28) uint8 and int64 labels of the ``train`` or ``t10k`` gz files."""
+    images = gzip.open(directory / f"{kind}-images-idx3-ubyte.gz").read(16 + n * 784)
+    labels = gzip.open(directory / f"{kind}-labels-idx1-ubyte.gz").read(8 + n)
+    return (
+        np.frombuffer(images, np.uint8, offset=16).reshape(n, 28, 28),
+        np.frombuffer(labels, np.uint8, offset=8).astype(np.int64),
+    )
+
+
 ROLE_NAMES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from datahelpers import read_mnist
 from nnscratch import DeepNeuralNetwork
 from nnscratch.cli import main
 from nnscratch.preprocess import preprocess_image
@@ -21,13 +21,6 @@ Image = pytest.importorskip("PIL.Image")
 ImageDraw = pytest.importorskip("PIL.ImageDraw")
 
 
-def read_mnist(directory: Path, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    images = gzip.open(directory / f"{kind}-images-idx3-ubyte.gz").read(16 + n * 784)
-    labels = gzip.open(directory / f"{kind}-labels-idx1-ubyte.gz").read(8 + n)
-    return (
-        np.frombuffer(images, np.uint8, offset=16).reshape(n, 28, 28),
-        np.frombuffer(labels, np.uint8, offset=8).astype(np.int64),
-    )
 
 
 @pytest.fixture(scope="module")

@@ -31,12 +31,7 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own user cache and no $NNSCRATCH_DATA."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    return tmp_path / "xdg" / "nnscratch"
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture

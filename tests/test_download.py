@@ -13,18 +13,13 @@ import numpy as np
 import pytest
 
 from datahelpers import FakePip, Reply, Server, Tiny, make_tiny
-from nnscratch.data import ENV_VAR, REGISTRY, DownloadOptions, fetch_dataset, load_dataset, load_mnist
+from nnscratch.data import REGISTRY, DownloadOptions, fetch_dataset, load_dataset, load_mnist
 from nnscratch.data_registry import MNIST, cache_dir
 from nnscratch.download import DownloadError, download_file
 from nnscratch.errors import DataError
 from nnscratch.pypi_wheel import PIP_DOWNLOAD, parse_csv
 
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    return tmp_path / "xdg" / "nnscratch"
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture

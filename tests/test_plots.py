@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import stat
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from datahelpers import read_mnist
 from nnscratch import DeepNeuralNetwork, plots
 
 Image = pytest.importorskip("PIL.Image")
@@ -19,14 +19,6 @@ pytest.importorskip("matplotlib")
 N_TRAIN, N_TEST = 4000, 2000
 
 
-def read_mnist(directory: Path, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` images (n, 28, 28) uint8 and labels of the ``train`` or ``t10k`` gz files."""
-    images = gzip.open(directory / f"{kind}-images-idx3-ubyte.gz").read(16 + n * 784)
-    labels = gzip.open(directory / f"{kind}-labels-idx1-ubyte.gz").read(8 + n)
-    return (
-        np.frombuffer(images, np.uint8, offset=16).reshape(n, 28, 28),
-        np.frombuffer(labels, np.uint8, offset=8).astype(np.int64),
-    )
 
 
 @pytest.fixture(scope="module")

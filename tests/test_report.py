@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import gzip
 import io
 import re
 from html.parser import HTMLParser
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from datahelpers import read_mnist
 from nnscratch import DeepNeuralNetwork
 from nnscratch.cli import main
 from nnscratch.metrics import accuracy, expected_calibration_error
@@ -23,13 +23,6 @@ pytest.importorskip("matplotlib")
 VOID = {"meta", "img", "br", "hr", "link", "input"}
 
 
-def read_mnist(directory: Path, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    images = gzip.open(directory / f"{kind}-images-idx3-ubyte.gz").read(16 + n * 784)
-    labels = gzip.open(directory / f"{kind}-labels-idx1-ubyte.gz").read(8 + n)
-    return (
-        np.frombuffer(images, np.uint8, offset=16).reshape(n, 28, 28),
-        np.frombuffer(labels, np.uint8, offset=8).astype(np.int64),
-    )
 
 
 class Structure(HTMLParser):
