@@ -47,8 +47,9 @@ def _pm(mean, std, scale: float = 1.0, digits: int = 2) -> str:
     return text if std is None else f"{text} ± {scale * std:.{digits}f}"
 
 
-def markdown_table(sweep: Sweep, summary: Sequence[dict]) -> str:
-    """The summary as a markdown table (accuracy in %, time per run in seconds), with a caption."""
+def markdown_table(sweep: Sweep, summary: Sequence[dict], sizes: tuple[int, int] | None = None) -> str:
+    """The summary as a markdown table (accuracy in %, time per run in seconds), with a caption
+    naming the data (``sizes`` = the numbers of training and test images actually used)."""
     labels = sweep.labelled or not sweep.varied
     head = [*(["configuration"] if labels else []), *sweep.varied,
             "runs", "test accuracy (%)", "min – max (%)", "time per run (s)"]
@@ -68,9 +69,10 @@ def markdown_table(sweep: Sweep, summary: Sequence[dict]) -> str:
             errors = "; ".join(e.replace("|", "/").replace("\n", " ") for e in row["errors"])
             cells.append(f"{row['failed']} failed: {errors}" if row["failed"] else "")
         lines.append("| " + " | ".join(cells) + " |")
-    sizes = f"{sweep.train_size or 'all'} train / {sweep.test_size or 'all'} test images"
+    n_train, n_test = sizes or (sweep.train_size or "all", sweep.test_size or "all")
+    images = f"{n_train} training / {n_test} test images"
     seeds = ", ".join(map(str, sweep.seeds))
-    caption = (f"{sweep.name}: {sweep.dataset}, {sizes}, seeds {seeds}; "
+    caption = (f"{sweep.name}: {sweep.dataset}, {images}, seeds {seeds}; "
                "mean ± sample standard deviation over the seeds that ran")
     return caption + "\n\n" + "\n".join(lines) + "\n"
 
@@ -93,9 +95,9 @@ def results_csv(sweep: Sweep, results: Iterable[dict]) -> str:
 
 
 def write_results(out_dir: str | os.PathLike, sweep: Sweep, results: Sequence[dict],
-                  info: dict | None = None) -> dict[str, Path]:
+                  info: dict | None = None, sizes: tuple[int, int] | None = None) -> dict[str, Path]:
     """Write ``results.csv``, ``results.json`` (sweep, runs, summary and ``info``) and ``summary.md``
-    into ``out_dir``; return their paths by kind."""
+    into ``out_dir``; return their paths by kind. ``sizes``: see :func:`markdown_table`."""
     from nnscratch import __version__
 
     out = Path(out_dir)
@@ -110,7 +112,7 @@ def write_results(out_dir: str | os.PathLike, sweep: Sweep, results: Sequence[di
     texts = {
         "csv": ("results.csv", results_csv(sweep, results)),
         "json": ("results.json", json.dumps(document, indent=2, default=str) + "\n"),
-        "markdown": ("summary.md", markdown_table(sweep, summary)),
+        "markdown": ("summary.md", markdown_table(sweep, summary, sizes)),
     }
     paths = {}
     for kind, (name, text) in texts.items():

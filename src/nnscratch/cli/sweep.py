@@ -85,9 +85,10 @@ def run_sweep_command(args) -> int:
         raise NNScratchError(str(exc)) from exc
     info = {"backend": backend, "started": started, "elapsed_s": time.perf_counter() - start,
             "data": data_info}
-    paths = write_results(out, sweep, results, info)
+    sizes = (len(data[1]), len(data[3]))
+    paths = write_results(out, sweep, results, info, sizes)
     print()
-    print(markdown_table(sweep, summarize(sweep, results)))
+    print(markdown_table(sweep, summarize(sweep, results), sizes))
     failed = sum(r["status"] != "ok" for r in results)
     if failed:
         print(f"{failed} of {len(results)} runs failed (see the table and {paths['csv']})")
