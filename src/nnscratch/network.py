@@ -168,14 +168,30 @@ class Network:
         (n_out, n_in + 1) so the fast path can update both with one BLAS call; ``W_l`` and ``b_l``
         are views of it. Without bias, ``Wb_l`` is just ``W_l``."""
         self.Wb: list[np.ndarray] = []
-        self.params = ParamDict()
-        for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True), start=1):
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
             Wb = np.zeros((n_out, n_in + self.bias), dtype=self.dtype)
             Wb[:, :n_in] = self._initial_weights(n_in, n_out)
             self.Wb.append(Wb)
+        self._bind_params()
+
+    def _bind_params(self) -> None:
+        """``self.params``: the views ``W{l}`` and ``b{l}`` into each ``Wb_l``."""
+        self.params = ParamDict()
+        for l, (n_in, Wb) in enumerate(zip(self.sizes[:-1], self.Wb, strict=True), start=1):
             dict.__setitem__(self.params, f"W{l}", Wb[:, :n_in])
             if self.bias:
                 dict.__setitem__(self.params, f"b{l}", Wb[:, n_in])
+
+    def __getstate__(self) -> dict:
+        """For ``copy.deepcopy`` and in-process pickling (joblib, scikit-learn): the views in
+        ``params`` and the buffers of the training engines are rebuilt, not stored. Model files
+        never use pickle: see :meth:`~nnscratch.training.DeepNeuralNetwork.save`."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("params", "_engine", "cache")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.cache = {}
+        self._bind_params()
 
     def _initial_weights(self, n_in: int, n_out: int) -> np.ndarray:
         if self.init == "tutorial":  # the tutorial's randn(n_out, n_in) * sqrt(1 / n_out)

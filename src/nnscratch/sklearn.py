@@ -370,39 +370,3 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         """The most probable class label of each row."""
         index = self.predict_proba(X).argmax(axis=1)
         return self.classes_[index]
-
-    # ------------------------------------------------------------------ pickling
-
-    def __getstate__(self) -> dict:
-        """Pickle the network as its configuration, weights and training state (see
-        :func:`network_state`), since the network's parameter dict cannot be pickled directly."""
-        state = dict(super().__getstate__())
-        if "network_" in state:
-            state["network_"] = network_state(state["network_"])
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        if isinstance(state.get("network_"), dict):
-            state["network_"] = network_from_state(state["network_"])
-        super().__setstate__(state)
-
-
-def network_state(net: DeepNeuralNetwork) -> dict:
-    """Everything needed to rebuild ``net`` exactly, as picklable plain values and arrays: the
-    configuration, weights, optimizer state, random generator state, history and early-stopping record."""
-    return {"config": net.training_config(), "params": net.get_params(),
-            "optimizer": net.optimizer.state_dict(), "rng": net.rng.bit_generator.state,
-            "history": [dict(h) for h in net.history], "metadata": dict(net.metadata), "best": dict(net.best)}
-
-
-def network_from_state(state: dict) -> DeepNeuralNetwork:
-    """The inverse of :func:`network_state`: a network that continues training bit for bit."""
-    config = state["config"]
-    net = DeepNeuralNetwork(**{**config, "l_rate": 1.0}, verbose=False)  # a scheduled rate may be 0
-    net.l_rate = float(config["l_rate"])
-    net.set_params(state["params"])
-    net.optimizer.load_state_dict(state["optimizer"])
-    net.rng.bit_generator.state = state["rng"]
-    net.history, net.metadata, net.best = state["history"], state["metadata"], state["best"]
-    return net
