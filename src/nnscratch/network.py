@@ -265,7 +265,7 @@ class Network:
             if l > 1:
                 da_prev = W.T @ delta if delta.ndim == 1 else delta @ W  # ∂L/∂a_{l-1}
                 delta = self.activation.backward(self.cache[f"z{l - 1}"], a_prev, da_prev)
-        return dict(reversed(list(changes.items())))
+        return {key: changes[key] for key in self.params}  # W1, b1, W2, ... as in params
 
     def update_network_parameters(self, changes: Mapping[str, np.ndarray]) -> None:
         """Plain gradient descent, as in the tutorial: θ ← θ - l_rate · ∂L/∂θ, in place."""
