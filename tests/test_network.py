@@ -261,3 +261,12 @@ def test_deepcopy_and_pickle_keep_weights_and_views(rng):
         clone.train(x, y)
         assert not np.array_equal(clone.params["W1"], net.params["W1"])
         assert np.array_equal(net.params["W1"], net.get_params()["W1"])  # the original is untouched
+
+
+def test_changing_dropout_between_train_calls_rebuilds_the_engine(rng):
+    x, y = blobs(rng, n=64)
+    net = DeepNeuralNetwork([20, 8, 4], epochs=1, batch_size=16, seed=0, verbose=False)
+    net.train(x, y)
+    net.dropout = 0.5
+    net.train(x, y)
+    assert net._engine.dropout == 0.5 and net._engine.masks[1].shape == (16, 8)

@@ -99,7 +99,6 @@ class DeepNeuralNetwork(Network):
         self.history: list[dict] = []
         self.metadata: dict = {}
         self.best: dict = {"value": None, "epoch": None, "wait": 0, "params": None}
-        self.use_blas = True
 
     # ------------------------------------------------------------------ training
 
@@ -189,9 +188,7 @@ class DeepNeuralNetwork(Network):
         notify = _fan_out(callbacks)
         start = time.perf_counter()
         if self.uses_per_sample_kernel:
-            total = sgd_per_sample_epoch(
-                self, x, labels, order, lrs, augment=augment, on_progress=notify, use_blas=self.use_blas
-            )
+            total = sgd_per_sample_epoch(self, x, labels, order, lrs, augment=augment, on_progress=notify)
         else:
             total = self._minibatch_epoch(x, labels, order, lrs, augment, notify)
         elapsed = time.perf_counter() - start
@@ -209,9 +206,9 @@ class DeepNeuralNetwork(Network):
 
     def _minibatch_epoch(self, x, labels, order, lrs, augment, notify) -> float:
         engine = getattr(self, "_engine", None)
-        if engine is None or engine.A[0].shape[0] != self.batch_size or engine.net is not self:
-            engine = self._engine = BatchEngine(self, self.batch_size, self.dropout, self.l2)
-        engine.dropout, engine.l2 = self.dropout, self.l2
+        setup = (self.batch_size, self.dropout, self.l2)
+        if engine is None or (engine.A[0].shape[0], engine.dropout, engine.l2) != setup:
+            engine = self._engine = BatchEngine(self, *setup)  # buffers made once, reused every batch
         total, pending = 0.0, 0
         fuse_sgd = self.optimizer.is_plain_sgd and not self.l2
         for i, start in enumerate(range(0, len(order), self.batch_size)):
