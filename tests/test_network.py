@@ -44,7 +44,8 @@ def test_per_sample_kernel_equals_reference_loop(activation, loss, bias, use_bla
     order = rng.permutation(200)
     kwargs = {"activation": activation, "loss": loss, "bias": bias, "seed": 3, "l_rate": 0.01, "dtype": dtype}
     fast, slow = Network(**kwargs), Network(**kwargs)
-    total = sgd_per_sample_epoch(fast, x, y, order, np.full(200, 0.01), chunk=64, use_blas=use_blas)
+    lrs = np.full(200, 0.01)
+    total = sgd_per_sample_epoch(fast, x, y, order, lrs, chunk=64, block=24, use_blas=use_blas)
     reference_sgd_epoch(slow, x, y, order)
     assert np.isfinite(total)
     rtol, atol = (1e-6, 1e-8) if dtype == np.float64 else (1e-4, 1e-6)
@@ -52,6 +53,25 @@ def test_per_sample_kernel_equals_reference_loop(activation, loss, bias, use_bla
         np.testing.assert_allclose(fast.params[key], slow.params[key], rtol=rtol, atol=atol, err_msg=key)
     moved = np.abs(fast.params["W1"] - Network(**kwargs).params["W1"])
     assert moved.max() > 1e-4  # it really trained
+
+
+@pytest.mark.parametrize(
+    ("sizes", "chunk", "block"),
+    [([784, 10], 64, 64), ([784, 32, 16, 8, 10], 50, 16), ([784, 64, 10], 30, 1), ([784, 64, 10], 1000, 200)],
+)
+def test_per_sample_blocks_of_any_size_equal_the_reference_loop(sizes, chunk, block, rng):
+    """Blocks that divide the chunks or not, of one sample, or longer than the data; any depth."""
+    x = rng.integers(0, 256, size=(150, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 150)
+    order = rng.permutation(150)
+    lrs = np.linspace(0.05, 0.01, 150)  # a different rate for every step
+    fast, slow = Network(sizes, seed=2, dtype=np.float64), Network(sizes, seed=2, dtype=np.float64)
+    sgd_per_sample_epoch(fast, x, y, order, lrs, chunk=chunk, block=block)
+    for t, i in enumerate(order):
+        slow.l_rate = lrs[t]
+        slow.update_network_parameters(slow.backward_pass(y[i], slow.forward_pass(x[i])))
+    for key in slow.params:
+        np.testing.assert_allclose(fast.params[key], slow.params[key], rtol=1e-9, atol=1e-11, err_msg=key)
 
 
 def test_rank1_update_blas_and_numpy_agree(rng):

@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# 0-d arrays rather than Python floats: NumPy converts a Python scalar on every call, which costs as
+# much as the arithmetic on a 128-vector (the per-sample training path calls these 60,000 times an epoch).
+_HALF = np.array(0.5, dtype=np.float32)
+_ONE = np.array(1.0, dtype=np.float32)
+
 
 class Activation:
     """Base class: ``name`` is what ``DeepNeuralNetwork(activation=...)`` accepts."""
@@ -42,16 +47,16 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def forward(self, z, out=None):
-        out = np.multiply(z, 0.5, out=out)
+        out = np.multiply(z, _HALF, out=out)
         np.tanh(out, out=out)
-        out *= 0.5
-        out += 0.5
+        np.multiply(out, _HALF, out=out)
+        np.add(out, _HALF, out=out)
         return out
 
     def backward(self, z, a, da, out=None):
-        out = np.subtract(1.0, a, out=out)  # 1 - σ
-        out *= a  # σ(1 - σ)
-        out *= da
+        out = np.subtract(_ONE, a, out=out)  # 1 - σ
+        np.multiply(out, a, out=out)  # σ(1 - σ)
+        np.multiply(out, da, out=out)
         return out
 
 
@@ -65,8 +70,8 @@ class Tanh(Activation):
 
     def backward(self, z, a, da, out=None):
         out = np.multiply(a, a, out=out)
-        np.subtract(1.0, out, out=out)
-        out *= da
+        np.subtract(_ONE, out, out=out)
+        np.multiply(out, da, out=out)
         return out
 
 

@@ -5,8 +5,9 @@ Two engines run one training epoch's inner loop:
 * :class:`BatchEngine` — mini-batches (any size, any optimizer, dropout, L2). Every array it needs is
   allocated once; each batch is a handful of BLAS matrix products writing into those buffers.
 * :func:`sgd_per_sample_epoch` — the tutorial's pure SGD, one image at a time, with plain SGD. Per
-  sample it makes no weight-sized temporaries: the update ``W -= lr · delta ⊗ a`` is one fused BLAS
-  rank-1 update (``?ger``) applied in place, and the bias rides along as an extra weight column.
+  sample it makes no weight-sized temporaries: the big first layer is updated exactly but a block of
+  samples at a time through their Gram matrix (see the function), the other layers by one fused BLAS
+  rank-1 update (``?ger``) in place, and the bias rides along as an extra weight column.
 
 Both rely on :class:`~nnscratch.network.Network` keeping each layer's weights and bias in one matrix
 ``Wb`` (n_out, n_in + 1); with a trailing 1 appended to the layer input ``a``, ``Wb · [a; 1] = W·a + b``
@@ -91,27 +92,47 @@ def sgd_per_sample_epoch(
     *,
     augment: Callable | None = None,
     on_progress: Callable[[int], None] | None = None,
-    chunk: int = 1000,
+    chunk: int = 1024,
+    block: int = 64,
     use_blas: bool = True,
 ) -> float:
-    """One epoch of the tutorial's SGD: for each sample ``i`` in ``order``, forward, backward, and
-    ``θ ← θ - lrs[step]·∂L/∂θ`` before the next sample. Returns the summed loss over the epoch.
+    """One epoch of the tutorial's SGD: for each sample ``t`` in ``order``, forward, backward, and
+    ``θ ← θ - lrs[t]·∂L/∂θ`` before the next sample. Returns the summed loss over the epoch.
 
     Inputs are scaled in chunks of ``chunk`` rows into one reused buffer (the images can stay uint8).
+
+    The first layer (784 → 128, almost all the weights) is handled a block of ``block`` samples at a
+    time, with exactly the same result as updating it after every sample. Within a block starting
+    from weights ``W1``, sample ``t`` must see ``W1 - Σ_{s<t} lr_s·delta_s ⊗ x_s``, so
+
+        z1_t = W1·x_t - Σ_{s<t} (lr_s·delta_s)·(x_s·x_t) = Z[t] - Σ_{s<t} U[s]·G[s, t]
+
+    with ``Z = X @ W1ᵀ`` and the Gram matrix ``G = X @ Xᵀ`` computed for the whole block by two
+    matrix products (its columns scaled by the learning rates, known in advance), and ``delta_s``
+    collected as the block runs. At the end of the block, ``W1 -= (lr·Delta)ᵀ @ X`` applies all its
+    updates in one product. (The first layer needs no ``W1ᵀ·delta``,
+    so nothing else reads ``W1`` inside the block.) The other layers are small and are updated after
+    every sample with a fused rank-1 BLAS update.
     """
     L, act, bias = net.n_layers, net.activation, int(net.bias)
     dtype, widths, Wb = net.dtype, net.sizes, net.Wb
     ce = isinstance(net.loss, CrossEntropy)
     eye = np.eye(widths[-1], dtype=dtype)
     update = rank1_update(use_blas, dtype)
-    # a[l] is the (augmented) input of layer l+1: n_l values then a 1 for the bias.
-    a = [np.ones(n + bias, dtype=dtype) for n in widths[:-1]]
+    # a[l] is the (augmented) input of layer l+1: n_l values then a 1 for the bias; a[0] is a row of x0.
+    a = [None] + [np.ones(n + bias, dtype=dtype) for n in widths[1:-1]]
     h = [None] + [a[l][: widths[l]] for l in range(1, L)]  # h[l]: the activations inside a[l]
     z = [None] + [np.empty(n, dtype=dtype) for n in widths[1:]]  # z[l], l = 1..L
     delta = [None] + [np.empty(n, dtype=dtype) for n in widths[1:]]
     back = [None, None] + [np.empty(n + bias, dtype=dtype) for n in widths[1:-1]]  # W_lᵀ·delta_l
     da = [None, None] + [back[l][: widths[l - 1]] for l in range(2, L + 1)]
     x0 = np.ones((chunk, widths[0] + bias), dtype=dtype)
+    Z1 = np.empty((block, widths[1]), dtype=dtype)  # W1·x for the block's samples
+    G = np.empty((block, block), dtype=dtype)  # lr_s·(x_s·x_t) within the block
+    D1 = np.empty((block, widths[1]), dtype=dtype)  # delta1_s of the block's samples
+    correction = np.empty(widths[1], dtype=dtype)
+    dW1 = np.empty_like(Wb[0])
+    forward, backward = act.forward, act.backward
     total, step = 0.0, 0
     with single_threaded_blas():
         for start in range(0, len(order), chunk):
@@ -120,33 +141,44 @@ def sgd_per_sample_epoch(
             fill_inputs(x, idx, x0[:k, : widths[0]])
             if augment is not None:
                 x0[:k, : widths[0]] = augment(x0[:k, : widths[0]])
-            ys = labels[idx]
+            ys = labels[idx].tolist()
+            rates = lrs[step : step + k].tolist()
+            step += k
             losses = np.empty(k)
-            for j in range(k):
-                a[0] = x0[j]
-                y = ys[j]
-                lr = lrs[step]
-                step += 1
-                for l in range(1, L):  # forward: z_l = Wb_l·[a; 1],  a_l = f(z_l)
-                    np.dot(Wb[l - 1], a[l - 1], out=z[l])
-                    act.forward(z[l], out=h[l])
-                zL, d = z[L], delta[L]
-                np.dot(Wb[L - 1], a[L - 1], out=zL)
-                if ce:  # delta_L = softmax(z_L) - y, fused
-                    np.subtract(zL, zL.max(), out=d)
-                    np.exp(d, out=d)
-                    d *= 1.0 / d.sum()
-                    losses[j] = d[y]
-                    d[y] -= 1.0
-                else:
-                    p = softmax(zL)
-                    losses[j] = net.loss.value(zL, eye[y])
-                    d[...] = net.loss.delta(zL, eye[y], p)
-                for l in range(L, 0, -1):  # backward, then update layer l with the gradient just found
-                    if l > 1:
+            for b0 in range(0, k, block):
+                m = min(block, k - b0)
+                X = x0[b0 : b0 + m]
+                block_rates = np.asarray(rates[b0 : b0 + m], dtype=dtype)
+                np.matmul(X, Wb[0].T, out=Z1[:m])
+                np.matmul(X, X.T, out=G[:m, :m])
+                G[:m, :m] *= block_rates  # column s times lr_s
+                for r in range(m):
+                    j = b0 + r
+                    y, lr = ys[j], rates[j]
+                    z[1], delta[1] = Z1[r], D1[r]
+                    if r:  # the updates of this block's earlier samples, seen through x_s·x_t
+                        np.dot(G[r, :r], D1[:r], out=correction)
+                        z[1] -= correction
+                    for l in range(1, L):  # forward: a_l = f(z_l),  z_{l+1} = Wb_{l+1}·[a_l; 1]
+                        forward(z[l], out=h[l])
+                        np.dot(Wb[l], a[l], out=z[l + 1])
+                    zL, d = z[L], delta[L]
+                    if ce:  # delta_L = softmax(z_L) - y, fused
+                        np.subtract(zL, np.maximum.reduce(zL), out=d)
+                        np.exp(d, out=d)
+                        d /= np.add.reduce(d)
+                        losses[j] = d[y]
+                        d[y] -= 1.0
+                    else:
+                        losses[j] = net.loss.value(zL, eye[y])
+                        d[...] = net.loss.delta(zL, eye[y], softmax(zL))
+                    for l in range(L, 1, -1):  # backward, then update layer l with the gradient just found
                         np.dot(delta[l], Wb[l - 1], out=back[l])  # uses W_l before its update
-                        act.backward(z[l - 1], h[l - 1], da[l], out=delta[l - 1])
-                    update(Wb[l - 1], lr, delta[l], a[l - 1])
+                        backward(z[l - 1], h[l - 1], da[l], out=delta[l - 1])
+                        update(Wb[l - 1], lr, delta[l], a[l - 1])
+                D1[:m] *= block_rates[:, None]
+                np.matmul(D1[:m].T, X, out=dW1)  # the block's first-layer updates, all at once
+                Wb[0] -= dW1
             if ce:
                 losses = -np.log(np.maximum(losses, np.finfo(dtype).tiny))
             total += float(losses.sum())
