@@ -158,3 +158,15 @@ def test_softmax_and_losses_are_stable_for_huge_logits():
         ce = get_loss("cross_entropy").value(z, y)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     assert ce == pytest.approx((2000.0 + np.log(3)) / 2)
+
+
+def test_sigmoid_without_scipy_is_the_same_function(monkeypatch):
+    from nnscratch import activations
+
+    z = np.linspace(-30, 30, 601)
+    with_scipy = activations.Sigmoid().forward(z)
+    monkeypatch.setattr(activations, "_expit", lambda: None)
+    without = activations.Sigmoid().forward(z)
+    # 0.5·(1 + tanh(z/2)) is exact to ~1e-16 absolutely (not relatively, for σ near 0)
+    np.testing.assert_allclose(without, 1 / (1 + np.exp(-z)), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(with_scipy, without, rtol=0, atol=1e-15)

@@ -12,6 +12,8 @@ it a new array is returned.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 # 0-d arrays rather than Python floats: NumPy converts a Python scalar on every call, which costs as
@@ -37,16 +39,31 @@ class Activation:
         return f"{type(self).__name__}()"
 
 
+@functools.cache
+def _expit():
+    """SciPy's ``expit`` (the logistic function as one ufunc) when SciPy is installed, else None."""
+    try:
+        from scipy.special import expit
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return expit
+
+
 class Sigmoid(Activation):
     """σ(z) = 1 / (1 + e^{-z}),  σ'(z) = σ(z)(1 - σ(z)).
 
     Computed as ``0.5 * (1 + tanh(z / 2))``, which is the same function but never overflows:
-    ``exp(-z)`` overflows float32 for z < -88, tanh saturates quietly at ±1.
+    ``exp(-z)`` overflows float32 for z < -88, tanh saturates quietly at ±1. With SciPy installed
+    (the ``fast`` extra) its ``expit`` computes the same stable function in one call instead of four
+    (to within one float32 rounding); every path of a given installation uses the same one.
     """
 
     name = "sigmoid"
 
     def forward(self, z, out=None):
+        expit = _expit()
+        if expit is not None:
+            return expit(z, out=out)
         out = np.multiply(z, _HALF, out=out)
         np.tanh(out, out=out)
         np.multiply(out, _HALF, out=out)
