@@ -163,7 +163,9 @@ def test_softmax_and_losses_are_stable_for_huge_logits():
 def test_sigmoid_without_scipy_is_the_same_function(monkeypatch):
     from nnscratch import activations
 
-    z = np.linspace(-30, 30, 601)
+    if activations._expit() is None:
+        pytest.skip("SciPy is not installed: only one sigmoid to compare")
+    z = np.linspace(-30, 30, 201)  # short, so that expit (when installed) is the one used
     with_scipy = activations.Sigmoid().forward(z)
     monkeypatch.setattr(activations, "_expit", lambda: None)
     without = activations.Sigmoid().forward(z)

@@ -53,15 +53,17 @@ class Sigmoid(Activation):
     """σ(z) = 1 / (1 + e^{-z}),  σ'(z) = σ(z)(1 - σ(z)).
 
     Computed as ``0.5 * (1 + tanh(z / 2))``, which is the same function but never overflows:
-    ``exp(-z)`` overflows float32 for z < -88, tanh saturates quietly at ±1. With SciPy installed
-    (the ``fast`` extra) its ``expit`` computes the same stable function in one call instead of four
-    (to within one float32 rounding); every path of a given installation uses the same one.
+    ``exp(-z)`` overflows float32 for z < -88, tanh saturates quietly at ±1. For one sample's short
+    vector (the per-sample training path calls this 120,000 times an epoch), SciPy's ``expit`` (the
+    ``fast`` extra) computes the same stable function in one call instead of four, to within one
+    rounding; on batches NumPy's four vectorised passes are several times faster than ``expit``.
     """
 
     name = "sigmoid"
+    expit_below = 256  # elements: measured here, expit wins below ~500, loses 8x at 16,384
 
     def forward(self, z, out=None):
-        expit = _expit()
+        expit = _expit() if z.size < self.expit_below else None
         if expit is not None:
             return expit(z, out=out)
         out = np.multiply(z, _HALF, out=out)
