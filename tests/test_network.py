@@ -7,7 +7,7 @@ import pytest
 
 from nnscratch import DeepNeuralNetwork, Network
 from nnscratch.errors import TrainingDiverged
-from nnscratch.fastpath import BatchEngine, rank1_update, sgd_per_sample_epoch
+from nnscratch.fastpath import BatchEngine, rank1, sgd_per_sample_epoch
 
 
 def blobs(rng, n=300, n_features=20, n_classes=4, spread=0.15):
@@ -80,7 +80,7 @@ def test_rank1_update_blas_and_numpy_agree(rng):
     expected = Wb - 0.1 * np.outer(delta, a)
     for use_blas in (True, False):
         W = Wb.copy()
-        rank1_update(use_blas, W.dtype)(W, 0.1, delta, a)
+        rank1(use_blas, W.dtype)(-0.1, a, delta, a=W.T, overwrite_a=1)
         np.testing.assert_allclose(W, expected, rtol=1e-6)
 
 

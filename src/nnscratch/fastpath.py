@@ -56,31 +56,17 @@ def single_threaded_blas() -> contextlib.AbstractContextManager:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def rank1_update(
-    use_blas: bool, dtype: np.dtype
-) -> Callable[[np.ndarray, float, np.ndarray, np.ndarray], None]:
-    """Return ``update(Wb, lr, delta, a)`` performing ``Wb -= lr · delta ⊗ a`` in place.
+def numpy_ger(alpha: float, x: np.ndarray, y: np.ndarray, a: np.ndarray, overwrite_a: int = 1) -> np.ndarray:
+    """BLAS ``?ger`` in NumPy, for when SciPy is missing: ``a += alpha · x ⊗ y`` in place."""
+    a += alpha * np.multiply.outer(x, y)
+    return a
 
-    With BLAS ``?ger`` the update is one call on ``Wb.T`` (Fortran-ordered, so BLAS writes in place).
-    Without it, NumPy computes the outer product into a buffer reused across calls."""
-    ger = _blas("ger", dtype) if use_blas else None
-    if ger is not None:
 
-        def update(Wb, lr, delta, a):
-            ger(-lr, a, delta, a=Wb.T, overwrite_a=1)
-
-        return update
-    buffers: dict[tuple[int, int], np.ndarray] = {}
-
-    def update_numpy(Wb, lr, delta, a):
-        buf = buffers.get(Wb.shape)
-        if buf is None:
-            buf = buffers[Wb.shape] = np.empty(Wb.shape, dtype=Wb.dtype)
-        np.multiply(delta[:, None], a[None, :], out=buf)
-        buf *= lr
-        Wb -= buf
-
-    return update_numpy
+def rank1(use_blas: bool, dtype: np.dtype) -> Callable:
+    """``ger(alpha, x, y, a=A, overwrite_a=1)``: ``A += alpha · x ⊗ y`` in place, for a Fortran-ordered
+    ``A`` such as ``Wb.T``, so that ``ger(-lr, a, delta, a=Wb.T)`` is ``Wb -= lr · delta ⊗ a``. SciPy's
+    BLAS ``?ger`` (one fused pass, no temporary) when available, else :func:`numpy_ger`."""
+    return (_blas("ger", dtype) if use_blas else None) or numpy_ger
 
 
 def sgd_per_sample_epoch(
@@ -105,12 +91,12 @@ def sgd_per_sample_epoch(
     time, with exactly the same result as updating it after every sample. Within a block starting
     from weights ``W1``, sample ``t`` must see ``W1 - Σ_{s<t} lr_s·delta_s ⊗ x_s``, so
 
-        z1_t = W1·x_t - Σ_{s<t} (lr_s·delta_s)·(x_s·x_t) = Z[t] - Σ_{s<t} U[s]·G[s, t]
+        z1_t = W1·x_t - Σ_{s<t} lr_s·(x_s·x_t)·delta_s = Z[t] - Σ_{s<t} lr_s·G[s, t]·delta_s
 
     with ``Z = X @ W1ᵀ`` and the Gram matrix ``G = X @ Xᵀ`` computed for the whole block by two
-    matrix products (its columns scaled by the learning rates, known in advance), and ``delta_s``
-    collected as the block runs. At the end of the block, ``W1 -= (lr·Delta)ᵀ @ X`` applies all its
-    updates in one product. (The first layer needs no ``W1ᵀ·delta``,
+    matrix products. As soon as sample s has its ``delta_s``, its term is subtracted from the rows of
+    the samples still to come (one small rank-1 update of ``Z``). At the end of the block,
+    ``W1 -= (lr·Delta)ᵀ @ X`` applies all its updates in one product. (The first layer needs no ``W1ᵀ·delta``,
     so nothing else reads ``W1`` inside the block.) The other layers are small and are updated after
     every sample with a fused rank-1 BLAS update.
     """
@@ -118,7 +104,8 @@ def sgd_per_sample_epoch(
     dtype, widths, Wb = net.dtype, net.sizes, net.Wb
     ce = isinstance(net.loss, CrossEntropy)
     eye = np.eye(widths[-1], dtype=dtype)
-    update = rank1_update(use_blas, dtype)
+    ger = rank1(use_blas, dtype)
+    WbT = [W.T for W in Wb]  # Fortran-ordered views: BLAS updates them, and so Wb, in place
     # a[l] is the (augmented) input of layer l+1: n_l values then a 1 for the bias; a[0] is a row of x0.
     a = [None] + [np.ones(n + bias, dtype=dtype) for n in widths[1:-1]]
     h = [None] + [a[l][: widths[l]] for l in range(1, L)]  # h[l]: the activations inside a[l]
@@ -128,11 +115,18 @@ def sgd_per_sample_epoch(
     da = [None, None] + [back[l][: widths[l - 1]] for l in range(2, L + 1)]
     x0 = np.ones((chunk, widths[0] + bias), dtype=dtype)
     Z1 = np.empty((block, widths[1]), dtype=dtype)  # W1·x for the block's samples
-    G = np.empty((block, block), dtype=dtype)  # lr_s·(x_s·x_t) within the block
+    G = np.empty((block, block), dtype=dtype)  # x_s·x_t within the block
     D1 = np.empty((block, widths[1]), dtype=dtype)  # delta1_s of the block's samples
-    correction = np.empty(widths[1], dtype=dtype)
+    Z1_rows, D1_rows = list(Z1), list(D1)  # row views, made once
+    # a sample's update reaches the rows of the samples after it: Z1[r+1:]ᵀ -= lr·G[r, r+1:] ⊗ delta1
+    G_after, Z1T_after = [G[r, r + 1 :] for r in range(block)], [Z1[r + 1 :].T for r in range(block)]
+    layers_up, layers_down = tuple(range(1, L)), tuple(range(L, 1, -1))
+    # bound ``.dot`` methods: np.dot's dispatch costs a third of a small product
+    W_dot = [W.dot for W in Wb]
+    delta_dot = [None, None] + [delta[l].dot for l in range(2, L + 1)]
     dW1 = np.empty_like(Wb[0])
-    forward, backward = act.forward, act.backward
+    forward = [None] + [act.vector_forward(n) for n in widths[1:-1]]  # per hidden layer
+    backward = act.backward
     total, step = 0.0, 0
     with single_threaded_blas():
         for start in range(0, len(order), chunk):
@@ -151,17 +145,16 @@ def sgd_per_sample_epoch(
                 block_rates = np.asarray(rates[b0 : b0 + m], dtype=dtype)
                 np.matmul(X, Wb[0].T, out=Z1[:m])
                 np.matmul(X, X.T, out=G[:m, :m])
-                G[:m, :m] *= block_rates  # column s times lr_s
+                if m < block:  # the short last block of a chunk: tails that stop at its end
+                    G_after = [G[r, r + 1 : m] for r in range(m)]
+                    Z1T_after = [Z1[r + 1 : m].T for r in range(m)]
                 for r in range(m):
                     j = b0 + r
                     y, lr = ys[j], rates[j]
-                    z[1], delta[1] = Z1[r], D1[r]
-                    if r:  # the updates of this block's earlier samples, seen through x_s·x_t
-                        np.dot(G[r, :r], D1[:r], out=correction)
-                        z[1] -= correction
-                    for l in range(1, L):  # forward: a_l = f(z_l),  z_{l+1} = Wb_{l+1}·[a_l; 1]
-                        forward(z[l], out=h[l])
-                        np.dot(Wb[l], a[l], out=z[l + 1])
+                    z[1], delta[1] = Z1_rows[r], D1_rows[r]  # z1 already holds the block's earlier updates
+                    for l in layers_up:  # forward: a_l = f(z_l),  z_{l+1} = Wb_{l+1}·[a_l; 1]
+                        forward[l](z[l], out=h[l])
+                        W_dot[l](a[l], out=z[l + 1])
                     zL, d = z[L], delta[L]
                     if ce:  # delta_L = softmax(z_L) - y, fused
                         np.subtract(zL, np.maximum.reduce(zL), out=d)
@@ -172,13 +165,18 @@ def sgd_per_sample_epoch(
                     else:
                         losses[j] = net.loss.value(zL, eye[y])
                         d[...] = net.loss.delta(zL, eye[y], softmax(zL))
-                    for l in range(L, 1, -1):  # backward, then update layer l with the gradient just found
-                        np.dot(delta[l], Wb[l - 1], out=back[l])  # uses W_l before its update
+                    for l in layers_down:  # backward, then update layer l with the gradient just found
+                        delta_dot[l](Wb[l - 1], out=back[l])  # W_lᵀ·delta_l, before W_l's update
                         backward(z[l - 1], h[l - 1], da[l], out=delta[l - 1])
-                        update(Wb[l - 1], lr, delta[l], a[l - 1])
+                        ger(-lr, a[l - 1], delta[l], a=WbT[l - 1], overwrite_a=1)  # W_l -= lr·delta ⊗ a
+                    if r + 1 < m:  # this sample's first-layer update, as the later samples will see it
+                        ger(-lr, delta[1], G_after[r], a=Z1T_after[r], overwrite_a=1)
                 D1[:m] *= block_rates[:, None]
                 np.matmul(D1[:m].T, X, out=dW1)  # the block's first-layer updates, all at once
                 Wb[0] -= dW1
+                if m < block:
+                    G_after = [G[r, r + 1 :] for r in range(block)]
+                    Z1T_after = [Z1[r + 1 :].T for r in range(block)]
             if ce:
                 losses = -np.log(np.maximum(losses, np.finfo(dtype).tiny))
             total += float(losses.sum())
