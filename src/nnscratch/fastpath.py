@@ -96,9 +96,9 @@ def sgd_per_sample_epoch(
     with ``Z = X @ W1ᵀ`` and the Gram matrix ``G = X @ Xᵀ`` computed for the whole block by two
     matrix products. As soon as sample s has its ``delta_s``, its term is subtracted from the rows of
     the samples still to come (one small rank-1 update of ``Z``). At the end of the block,
-    ``W1 -= (lr·Delta)ᵀ @ X`` applies all its updates in one product. (The first layer needs no ``W1ᵀ·delta``,
-    so nothing else reads ``W1`` inside the block.) The other layers are small and are updated after
-    every sample with a fused rank-1 BLAS update.
+    ``W1 -= (lr·Delta)ᵀ @ X`` applies all its updates in one product. (The first layer needs no
+    ``W1ᵀ·delta``, so nothing else reads ``W1`` inside the block.) The other layers are small and are
+    updated after every sample with a fused rank-1 BLAS update.
     """
     L, act, bias = net.n_layers, net.activation, int(net.bias)
     dtype, widths, Wb = net.dtype, net.sizes, net.Wb
@@ -145,9 +145,13 @@ def sgd_per_sample_epoch(
                 block_rates = np.asarray(rates[b0 : b0 + m], dtype=dtype)
                 np.matmul(X, Wb[0].T, out=Z1[:m])
                 np.matmul(X, X.T, out=G[:m, :m])
-                if m < block:  # the short last block of a chunk: tails that stop at its end
-                    G_after = [G[r, r + 1 : m] for r in range(m)]
-                    Z1T_after = [Z1[r + 1 : m].T for r in range(m)]
+                if m == block:
+                    g_after, z_after = G_after, Z1T_after
+                else:  # the short last block of a chunk: tails that stop at its end
+                    g_after, z_after = (
+                        [G[r, r + 1 : m] for r in range(m)],
+                        [Z1[r + 1 : m].T for r in range(m)],
+                    )
                 for r in range(m):
                     j = b0 + r
                     y, lr = ys[j], rates[j]
@@ -170,13 +174,10 @@ def sgd_per_sample_epoch(
                         backward(z[l - 1], h[l - 1], da[l], out=delta[l - 1])
                         ger(-lr, a[l - 1], delta[l], a=WbT[l - 1], overwrite_a=1)  # W_l -= lr·delta ⊗ a
                     if r + 1 < m:  # this sample's first-layer update, as the later samples will see it
-                        ger(-lr, delta[1], G_after[r], a=Z1T_after[r], overwrite_a=1)
+                        ger(-lr, delta[1], g_after[r], a=z_after[r], overwrite_a=1)
                 D1[:m] *= block_rates[:, None]
                 np.matmul(D1[:m].T, X, out=dW1)  # the block's first-layer updates, all at once
                 Wb[0] -= dW1
-                if m < block:
-                    G_after = [G[r, r + 1 :] for r in range(block)]
-                    Z1T_after = [Z1[r + 1 :].T for r in range(block)]
             if ce:
                 losses = -np.log(np.maximum(losses, np.finfo(dtype).tiny))
             total += float(losses.sum())
