@@ -67,15 +67,13 @@ class Sigmoid(Activation):
     name = "sigmoid"
     expit_below = 256  # elements: measured here, expit wins below ~500, loses 8x at 16,384
 
-    def __init__(self) -> None:
-        self._expit = _expit()  # looked up once: a lookup per call would cost more than expit itself
-
     def vector_forward(self, n):
-        return self._expit if self._expit is not None and n < self.expit_below else self.forward
+        expit = _expit() if n < self.expit_below else None  # SciPy is imported only when it helps
+        return expit if expit is not None else self.forward
 
     def forward(self, z, out=None):
-        if self._expit is not None and z.size < self.expit_below:
-            return self._expit(z, out=out)
+        if z.size < self.expit_below and (expit := _expit()) is not None:
+            return expit(z, out=out)
         out = np.multiply(z, _HALF, out=out)
         np.tanh(out, out=out)
         np.multiply(out, _HALF, out=out)
