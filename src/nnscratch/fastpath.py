@@ -138,7 +138,7 @@ def sgd_per_sample_epoch(
             ys = labels[idx].tolist()
             rates = lrs[step : step + k].tolist()
             step += k
-            losses = np.empty(k)
+            losses: list[float] = []  # p_y (cross-entropy) or the loss, per sample
             for b0 in range(0, k, block):
                 m = min(block, k - b0)
                 X = x0[b0 : b0 + m]
@@ -152,9 +152,7 @@ def sgd_per_sample_epoch(
                         [G[r, r + 1 : m] for r in range(m)],
                         [Z1[r + 1 : m].T for r in range(m)],
                     )
-                for r in range(m):
-                    j = b0 + r
-                    y, lr = ys[j], rates[j]
+                for r, y, lr in zip(range(m), ys[b0 : b0 + m], rates[b0 : b0 + m], strict=True):
                     z[1], delta[1] = Z1_rows[r], D1_rows[r]  # z1 already holds the block's earlier updates
                     for l in layers_up:  # forward: a_l = f(z_l),  z_{l+1} = Wb_{l+1}·[a_l; 1]
                         forward[l](z[l], out=h[l])
@@ -164,10 +162,11 @@ def sgd_per_sample_epoch(
                         np.subtract(zL, np.maximum.reduce(zL), out=d)
                         np.exp(d, out=d)
                         d /= np.add.reduce(d)
-                        losses[j] = d[y]
-                        d[y] -= 1.0
+                        p_y = d.item(y)
+                        losses.append(p_y)
+                        d[y] = p_y - 1.0
                     else:
-                        losses[j] = net.loss.value(zL, eye[y])
+                        losses.append(net.loss.value(zL, eye[y]))
                         d[...] = net.loss.delta(zL, eye[y], softmax(zL))
                     for l in layers_down:  # backward, then update layer l with the gradient just found
                         delta_dot[l](Wb[l - 1], out=back[l])  # W_lᵀ·delta_l, before W_l's update
@@ -180,7 +179,7 @@ def sgd_per_sample_epoch(
                 Wb[0] -= dW1
             if ce:
                 losses = -np.log(np.maximum(losses, np.finfo(dtype).tiny))
-            total += float(losses.sum())
+            total += float(np.sum(losses))
             if on_progress is not None:
                 on_progress(k)
     return total
