@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnscratch.atomicfile import atomic_write
 from nnscratch.errors import ModelFileError
 from nnscratch.serialization import load_arrays, save_arrays
 
@@ -52,9 +53,8 @@ def write_checkpoint(net, directory: str | Path, improved: bool) -> Path:
     meta["best"] = {"value": best["value"], "epoch": best["epoch"], "wait": best["wait"]}
     last = save_arrays(directory / "last.npz", arrays, meta)
     if improved:
-        tmp = directory / ".best.npz.tmp"
-        shutil.copyfile(last, tmp)
-        tmp.replace(directory / "best.npz")
+        with open(last, "rb") as src:
+            atomic_write(directory / "best.npz", lambda out: shutil.copyfileobj(src, out))
     return last
 
 

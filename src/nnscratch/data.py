@@ -29,11 +29,12 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from nnscratch import npy_cache
+from nnscratch.atomicfile import atomic_write
 from nnscratch.data_registry import REGISTRY, DatasetSpec, FileSpec, cache_dir, get_spec, register_dataset
 from nnscratch.dataprep import flatten, scale, to_categorical, train_test_split
 from nnscratch.download import DownloadError, DownloadOptions, obtain_files
 from nnscratch.errors import DataError
-from nnscratch.idx import read_idx, read_idx_with_digests, temp_file_for, write_idx
+from nnscratch.idx import read_idx, read_idx_with_digests, write_idx
 
 __all__ = [
     "ENV_VAR", "REGISTRY", "Dataset", "DatasetSpec", "DownloadOptions", "FileSpec", "fetch_dataset",
@@ -288,14 +289,8 @@ def _copy_into(ds: Dataset, spec: DatasetSpec, files: list[FileSpec], dest: Path
         src = ds.files[fspec.name]
         target = dest / f"{fspec.name}.gz"
         if src.name.endswith(".gz"):
-            fd, tmp = temp_file_for(target)
-            try:
-                with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-                    shutil.copyfileobj(inp, out)
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            with open(src, "rb") as inp:
+                atomic_write(target, lambda out, inp=inp: shutil.copyfileobj(inp, out))
         else:
             write_idx(target, arrays[role])
 

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+from nnscratch.atomicfile import temp_file_for
 from nnscratch.data_registry import DatasetSpec, FileSpec
 from nnscratch.errors import DataError
-from nnscratch.idx import read_idx_with_digests, temp_file_for
+from nnscratch.idx import read_idx_with_digests
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 16

@@ -19,7 +19,6 @@ import math
 import os
 import struct
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from nnscratch.atomicfile import atomic_write
 from nnscratch.errors import DataError
 
 #: IDX element type code -> (name, big-endian NumPy dtype).
@@ -52,15 +52,6 @@ class Digests:
     md5: str
     sha256: str
     size: int
-
-
-def temp_file_for(target: Path) -> tuple[int, str]:
-    """A temporary file beside ``target`` (for an atomic ``os.replace``), with the usual umask mode."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-    return fd, tmp
 
 
 def _type_list() -> str:
@@ -250,20 +241,14 @@ def write_idx(
     payload = np.ascontiguousarray(arr, dtype=IDX_TYPES[code][1])
     if compress is None:
         compress = path.name.endswith(".gz")
-    fd, tmp = temp_file_for(path)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if compress:
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=compresslevel,
-                                   mtime=0) as out:
-                    out.write(header)
-                    out.write(payload.reshape(-1).view(np.uint8).data)
-            else:
-                raw.write(header)
-                raw.write(payload.reshape(-1).view(np.uint8).data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    def write(raw: BinaryIO) -> None:
+        if compress:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=compresslevel,
+                               mtime=0) as out:
+                out.write(header)
+                out.write(payload.reshape(-1).view(np.uint8).data)
+        else:
+            raw.write(header)
+            raw.write(payload.reshape(-1).view(np.uint8).data)
+
+    return atomic_write(path, write)

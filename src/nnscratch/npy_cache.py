@@ -16,17 +16,16 @@ re-hashes the IDX header rebuilt from the array plus the memory-mapped payload w
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
+from nnscratch.atomicfile import atomic_write
 from nnscratch.data_registry import FileSpec
-from nnscratch.idx import IDX_TYPES, idx_header, temp_file_for
+from nnscratch.idx import IDX_TYPES, idx_header
 
 log = logging.getLogger(__name__)
 _FORMAT = 1
@@ -112,18 +111,6 @@ def load(store: Path | None, fspec: FileSpec, source: Path | None) -> np.ndarray
     return array
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = temp_file_for(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def save(store: Path | None, fspec: FileSpec, source: Path, array: np.ndarray) -> np.ndarray:
     """Save the verified ``array`` decoded from ``source``; return it memory-mapped from the copy.
 
@@ -136,12 +123,12 @@ def save(store: Path | None, fspec: FileSpec, source: Path, array: np.ndarray) -
         store.mkdir(parents=True, exist_ok=True)
         meta = _read_sidecar(side, fspec)
         sources = meta["sources"] if meta is not None else {}
-        _atomic_write(npy, lambda fh: np.save(fh, array, allow_pickle=False))
+        atomic_write(npy, lambda fh: np.save(fh, array, allow_pickle=False))
         sources[_source_key(source)] = _fingerprint(source)
         record = {"format": _FORMAT, "file": fspec.name, "md5": fspec.md5, "sha256": fspec.sha256,
                   "shape": list(array.shape), "dtype": array.dtype.str, "sources": sources}
         text = json.dumps(record, indent=1, sort_keys=True).encode()
-        _atomic_write(side, lambda fh: fh.write(text))
+        atomic_write(side, lambda fh: fh.write(text))
         mapped = np.load(npy, mmap_mode=MMAP_MODE, allow_pickle=False)
     except (OSError, ValueError) as exc:
         log.info("not caching a decoded copy of %s in %s: %s", source, store, exc)

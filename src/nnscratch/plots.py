@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
+from nnscratch.atomicfile import atomic_write
 from nnscratch.errors import NNScratchError
-from nnscratch.serialization import atomic_write
 
 DPI = 100
 
@@ -34,22 +34,9 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
-def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    The file is made world-readable (0644) like any other output, unlike a bare ``mkstemp`` file.
-    """
-
-    def write_readable(fh: BinaryIO) -> None:
-        os.fchmod(fh.fileno(), 0o644)
-        write(fh)
-
-    return atomic_write(path, write_readable)
-
-
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     """Render ``fig`` as PNG to ``path`` atomically."""
-    return write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
 
 
 def _labels(y: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from nnscratch import metrics, plots
+from nnscratch.atomicfile import atomic_write
 
 #: PNG file names written next to the HTML page, with their section titles and captions.
 FIGURES = {
@@ -270,5 +271,5 @@ def write_report(
 </html>
 """
     path = out / "report.html"
-    plots.write_atomic(path, lambda fh: fh.write(page.encode("utf-8")))
+    atomic_write(path, lambda fh: fh.write(page.encode("utf-8")))
     return path

@@ -11,49 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from nnscratch.atomicfile import atomic_write
 from nnscratch.errors import ModelFileError
 
 METADATA_KEY = "__metadata__"
 FORMAT_NAME = "nnscratch-model"
 FORMAT_VERSION = 1
-
-
-def atomic_write(path: str | os.PathLike, write, suffix: str = ".tmp") -> Path:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    A crash (or an exception from ``write``) never leaves a half-written ``path`` behind: either the
-    old file is still there, or the complete new one is.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], metadata: Mapping) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch.serialization import atomic_write
+from nnscratch.atomicfile import atomic_write
 from nnscratch.sweep import Sweep, format_value
 
 

@@ -65,7 +65,7 @@ def _save_input(image: np.ndarray, folder: Path, source: Path, used: set[str]) -
     """Write the network's 28×28 input as an 8-bit grey PNG in ``folder`` (unique name per run)."""
     from PIL import Image
 
-    from nnscratch.plots import write_atomic
+    from nnscratch.atomicfile import atomic_write
 
     name, n = f"{source.stem}{INPUT_SUFFIX}", 1
     while name in used:
@@ -73,7 +73,7 @@ def _save_input(image: np.ndarray, folder: Path, source: Path, used: set[str]) -
         name = f"{source.stem}-{n}{INPUT_SUFFIX}"
     used.add(name)
     pixels = Image.fromarray(np.round(image * 255.0).astype(np.uint8))
-    return write_atomic(folder / name, lambda fh: pixels.save(fh, format="PNG"))
+    return atomic_write(folder / name, lambda fh: pixels.save(fh, format="PNG"))
 
 
 def _table(entry: dict[str, Any]) -> str:
