@@ -45,15 +45,17 @@ def _blas(name: str, dtype: np.dtype) -> Callable | None:
     return getattr(blas, ("s" if dtype == np.float32 else "d") + name)
 
 
-def single_threaded_blas() -> contextlib.AbstractContextManager:
-    """Limit BLAS to one thread while the per-sample kernel runs (needs threadpoolctl, in the ``fast``
-    extra). Its matrix-vector products are far too small to share: measured here, letting OpenBLAS
-    use 2 threads for them makes an epoch 7x slower (10.4 s instead of 1.45 s)."""
+def limit_blas_threads(threads: int = 1) -> contextlib.AbstractContextManager:
+    """Limit every loaded BLAS (NumPy's and SciPy's OpenBLAS) to ``threads`` threads inside a ``with``
+    block (needs threadpoolctl, in the ``fast`` extra; without it, a no-op).
+
+    The per-sample kernel runs with one thread: its matrix-vector products are far too small to share,
+    and measured here, letting OpenBLAS use 2 threads for them made an epoch 7x slower."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - depends on the environment
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def numpy_ger(alpha: float, x: np.ndarray, y: np.ndarray, a: np.ndarray, overwrite_a: int = 1) -> np.ndarray:
@@ -128,7 +130,7 @@ def sgd_per_sample_epoch(
     forward = [None] + [act.vector_forward(n) for n in widths[1:-1]]  # per hidden layer
     backward = act.backward
     total, step = 0.0, 0
-    with single_threaded_blas():
+    with limit_blas_threads(1):
         for start in range(0, len(order), chunk):
             idx = order[start : start + chunk]
             k = len(idx)

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch.errors import NNScratchError
+from nnscratch.fastpath import limit_blas_threads
 
 RESERVED = ("seed", "verbose", "callbacks")
 TOP_KEYS = ("name", "seeds", "threads", "data", "base", "grid", "configs")
@@ -229,7 +230,8 @@ def run_one(run: dict, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
               "error": "", "worker": f"{platform.node()}:{os.getpid()}"}
     start = time.perf_counter()
     try:
-        with _thread_limit(threads), np.errstate(over="ignore", invalid="ignore"):  # divergence is checked
+        # divergence is checked below and reported, so its floating-point warnings are not wanted
+        with limit_blas_threads(threads), np.errstate(over="ignore", invalid="ignore"):
             net = DeepNeuralNetwork(**run["options"], seed=run["seed"], verbose=False)
             history = net.train(x_train, y_train, callbacks=[])
             loss, accuracy = net.evaluate(x_test, y_test)
@@ -241,15 +243,6 @@ def run_one(run: dict, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
     record["time_s"] = time.perf_counter() - start
     return record
-
-
-def _thread_limit(threads: int):
-    """Limit BLAS/OpenMP pools to ``threads`` inside a run (threadpoolctl, when installed)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - depends on the environment
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads)
 
 
 def run_sweep(sweep: Sweep, data: Sequence[np.ndarray], *, jobs: int = 1, client=None,
