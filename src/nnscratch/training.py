@@ -172,10 +172,23 @@ class DeepNeuralNetwork(Network):
         epochs that run was asked for, on the same data; return the trained network. The weights are
         bit-identical to those of a run that was never interrupted."""
         net = cls.load(Path(checkpoint_dir) / "last.npz")
-        net.metadata.setdefault("target_epochs", len(net.history))
-        net.metadata.setdefault("run_start", 0)
-        net._fit(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
+        net.continue_training(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
         return net
+
+    def continue_training(
+        self,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        callbacks: Sequence[Callback] | None = None,
+        checkpoint_dir: str | Path | None = None,
+    ) -> list[dict]:
+        """Run the epochs an interrupted :meth:`train` still owed, on a network loaded from its
+        checkpoint (:meth:`resume` loads and calls this); return the history."""
+        self.metadata.setdefault("target_epochs", len(self.history))
+        self.metadata.setdefault("run_start", 0)
+        return self._fit(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
 
     def _run_epoch(self, epoch, x, labels, val, callbacks) -> dict:
         n = len(labels)

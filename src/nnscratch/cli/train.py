@@ -276,7 +276,7 @@ def run_train(args) -> int:
             "dataset_source": ds.source,
             "dataset_checksums": ds.checksums,
             "split": {"split": args.split, "val_fraction": args.val_fraction, "seed": args.split_seed},
-            "preset": args.preset,
+            "preset": net.metadata.get("preset", args.preset) if args.resume else args.preset,
         }
     )
     print(
@@ -291,7 +291,9 @@ def run_train(args) -> int:
     if args.resume is not None:
         target = net.metadata.get("target_epochs")
         print(f"resuming after epoch {len(net.history)} of {target} from {args.resume}")
-        net = type(net).resume(args.resume, x_tr, y_tr, x_val, y_val, callbacks=callbacks)
+        net.continue_training(
+            x_tr, y_tr, x_val, y_val, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir
+        )
     else:
         net.train(x_tr, y_tr, x_val, y_val, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir)
     label = "held-out 15% (tutorial split)" if args.split == "tutorial" else f"official {ds.name} test set"
