@@ -33,6 +33,7 @@ data scattered to every worker once before the first run.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import inspect
 import itertools
@@ -153,9 +154,7 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
     def fail(what: str) -> SweepConfigError:
         return SweepConfigError(f"sweep file {source}: {what}")
 
-    unknown = sorted(set(data) - set(TOP_KEYS))
-    if unknown:
-        raise fail(f"unknown key(s) {', '.join(unknown)}; expected {', '.join(TOP_KEYS)}")
+    _check_keys(data, TOP_KEYS, "", fail)
     seeds = data.get("seeds", [0])
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
@@ -167,9 +166,10 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
     for key, value in tables.items():
         if not isinstance(value, dict):
             raise fail(f"[{key}] must be a table")
-    bad_data = sorted(set(tables["data"]) - set(DATA_KEYS))
-    if bad_data:
-        raise fail(f"unknown [data] key(s) {', '.join(bad_data)}; expected {', '.join(DATA_KEYS)}")
+    _check_keys(tables["data"], DATA_KEYS, "[data] ", fail)
+    allowed = [k for k in _network_defaults() if k not in RESERVED]
+    _check_keys(tables["base"], [*allowed, "preset"], "[base] ", fail, skip=RESERVED)
+    _check_keys(tables["grid"], allowed, "[grid] ", fail, skip=RESERVED)
     sizes = {k: tables["data"].get(k) for k in ("train_size", "test_size")}
     for key, value in sizes.items():
         if value is not None and not (isinstance(value, int) and value >= 1):
@@ -181,6 +181,8 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
     configs = data.get("configs", [{}])
     if not isinstance(configs, list) or not configs or not all(isinstance(c, dict) for c in configs):
         raise fail("configs must be a non-empty array of tables ([[configs]])")
+    for config in configs:
+        _check_keys(config, [*allowed, "label"], "[[configs]] ", fail, skip=RESERVED)
     base = dict(tables["base"])
     preset = base.pop("preset", None)
     if preset is not None:
@@ -204,6 +206,17 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
         name=str(name), seeds=list(seeds), base=base, configs=expanded,
         dataset=str(tables["data"].get("dataset", "mnist")), threads=threads, **sizes,
     )
+
+
+def _check_keys(table: dict, valid: Sequence[str], where: str, fail, skip: Sequence[str] = ()) -> None:
+    """Fail on the first key of ``table`` not in ``valid`` (nor in ``skip``: keys with a message of
+    their own), naming the nearest valid one."""
+    for key in table:
+        if key in valid or key in skip:
+            continue
+        near = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]!r}?" if near else f"valid keys: {', '.join(valid)}"
+        raise fail(f"unknown {where}key {key!r}; {hint}")
 
 
 def load_arrays(dataset: str = "mnist", data_dir: str | os.PathLike | None = None,
