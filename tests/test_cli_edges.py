@@ -404,6 +404,8 @@ def test_help_shows_only_meaningful_defaults_and_no_markup(verb, capsys):
         assert "default" not in out_help
     if verb == "predict":
         assert "(default: 3)" in text  # a real default is still shown
+    if verb == "sweep":
+        assert "(default: 1)" in text  # even one that equals True
 
 
 # ---------------------------------------------------------------------------- 10. and issue 9's bugs

@@ -64,7 +64,8 @@ class HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if not action.option_strings or action.required or action.nargs == 0:
             return text
-        if action.default in (None, argparse.SUPPRESS, True, False) or "[" in text or "default" in text:
+        empty = any(action.default is v for v in (None, argparse.SUPPRESS, True, False))  # 1 == True
+        if empty or "[" in text or "default" in text:
             return text
         return f"{text} (default: %(default)s)"
 
@@ -151,10 +152,8 @@ def dataset_name(text: str) -> str:
         return text  # argparse then lists the choices
 
 
-def add_data_args(parser, dataset_default: str | None = "mnist", dataset_help: str | None = None) -> None:
-    """``--data-dir DIR`` and ``--dataset NAME`` (choices from the dataset registry)."""
-    from nnscratch.data.registry import REGISTRY
-
+def add_data_dir(parser) -> None:
+    """``--data-dir DIR``: the one definition every verb that reads a dataset uses."""
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -162,6 +161,13 @@ def add_data_args(parser, dataset_default: str | None = "mnist", dataset_help: s
         help="directory with the dataset's four IDX files [without it: $NNSCRATCH_DATA, the user cache, "
         "then a download]",
     )
+
+
+def add_data_args(parser, dataset_default: str | None = "mnist", dataset_help: str | None = None) -> None:
+    """``--data-dir DIR`` and ``--dataset NAME`` (choices from the dataset registry)."""
+    from nnscratch.data.registry import REGISTRY
+
+    add_data_dir(parser)
     parser.add_argument(
         "--dataset",
         type=dataset_name,

@@ -55,13 +55,7 @@ def register(subparsers) -> None:
         help="start a local Dask cluster of N single-threaded worker processes",
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="output directory [sweeps/<name>]")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="directory with the four IDX files [without it: $NNSCRATCH_DATA, the user cache, "
-        "then a download]",
-    )
+    common.add_data_dir(p)
     p.set_defaults(handler=run_sweep_command)
 
 
