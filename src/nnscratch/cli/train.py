@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch.cli import common
+from nnscratch.cli._resume import SPLIT_DEFAULTS, kept, resume
 from nnscratch.cli.common import UsageError
-from nnscratch.errors import NNScratchError
 from nnscratch.training.presets import PRESETS, build_network
 
 SPLITS = ("official", "tutorial")
-SPLIT_DEFAULTS = {"split": "official", "val_fraction": 0.15, "split_seed": 42, "dataset": "mnist"}
 #: Options whose default comes from the preset; absent from ``args`` unless typed.
 PRESET_OPTIONS = (
     "sizes",
@@ -56,8 +55,7 @@ def register(subparsers) -> None:
     """Add the ``train`` verb."""
     p = common.add_verb(subparsers, "train", "train a network (the tutorial's run by default)", DESCRIPTION)
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named recipe [tutorial]")
-    _network_options(p.add_argument_group("network"))
-    _optimisation_options(p.add_argument_group("optimisation"))
+    _add_preset_options(p)
     _data_options(p.add_argument_group("data"))
     _output_options(p.add_argument_group("output"))
     p.set_defaults(handler=run_train)
@@ -81,115 +79,76 @@ def _show(value, key: str = "") -> str:
     return "off" if value in (None, False, 0) else str(value)
 
 
-def _network_options(group) -> None:
+def _preset_options() -> dict[str, list[tuple[tuple[str, ...], dict, str]]]:
+    """The options whose default is the preset's: group -> [(flags, argparse keywords, help)].
+    A help text that names a preset key gets each preset's value appended."""
     from nnscratch.activations import ACTIVATIONS
     from nnscratch.losses import LOSSES
     from nnscratch.network import INITS
-
-    add = argparse.SUPPRESS
-    group.add_argument(
-        "--sizes",
-        type=common.layer_sizes,
-        default=add,
-        help=_preset_help("layer widths, input first", "sizes"),
-    )
-    group.add_argument(
-        "--activation",
-        choices=sorted(ACTIVATIONS),
-        default=add,
-        help=_preset_help("hidden-layer activation", "activation"),
-    )
-    group.add_argument(
-        "--loss", choices=sorted(LOSSES), default=add, help=_preset_help("loss on the softmax output", "loss")
-    )
-    group.add_argument(
-        "--init", choices=INITS, default=add, help=_preset_help("weight initialisation", "init")
-    )
-    group.add_argument(
-        "--no-bias",
-        dest="bias",
-        action="store_false",
-        default=add,
-        help="no bias terms, like the tutorial notebook's network",
-    )
-
-
-def _optimisation_options(group) -> None:
     from nnscratch.training.optimizers import OPTIMIZER_CHOICES, SCHEDULES
     from nnscratch.training.trainer import MONITORS
 
-    add = argparse.SUPPRESS
-    group.add_argument(
-        "--epochs",
-        type=common.nonnegative_int,
-        default=add,
-        help=_preset_help("number of epochs (with --resume: train on to this many)", "epochs"),
-    )
-    group.add_argument(
-        "--lr",
-        "--l-rate",
-        dest="l_rate",
-        metavar="LR",
-        type=common.positive_float,
-        default=add,
-        help=_preset_help("(starting) learning rate", "l_rate"),
-    )
-    group.add_argument(
-        "--batch-size",
-        type=common.positive_int,
-        default=add,
-        help=_preset_help("1 = one image at a time, the tutorial's SGD", "batch_size"),
-    )
-    group.add_argument(
-        "--optimizer", choices=OPTIMIZER_CHOICES, default=add, help=_preset_help("optimizer", "optimizer")
-    )
-    group.add_argument(
-        "--schedule",
-        choices=sorted(SCHEDULES),
-        default=add,
-        help=_preset_help("learning-rate schedule", "schedule"),
-    )
-    group.add_argument(
-        "--warmup",
-        type=common.nonnegative_float,
-        metavar="EPOCHS",
-        default=add,
-        help="warm-up epochs of the cosine schedule [off]",
-    )
-    group.add_argument(
-        "--l2", type=common.nonnegative_float, default=add, help=_preset_help("L2 weight decay", "l2")
-    )
-    group.add_argument(
-        "--dropout",
-        type=common.dropout_rate,
-        default=add,
-        help=_preset_help("dropout rate of hidden layers", "dropout"),
-    )
-    group.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=add,
-        help=_preset_help("random shifts, rotations and scaling of training images", "augment"),
-    )
-    group.add_argument(
-        "--early-stopping",
-        type=common.nonnegative_int,
-        metavar="PATIENCE",
-        default=add,
-        help=_preset_help(
-            "stop after PATIENCE epochs without improvement of --monitor and keep the best weights",
-            "early_stopping",
-        ),
-    )
-    group.add_argument(
-        "--monitor", choices=MONITORS, default=add, help="what early stopping watches [val_loss]"
-    )
-    group.add_argument(
-        "--seed",
-        type=common.nonnegative_int,
-        default=add,
-        help=_preset_help("seed of initialisation, shuffling, dropout and augmentation", "seed"),
-    )
+    c = common
+    return {
+        "network": [
+            (("--sizes",), {"type": c.layer_sizes}, "layer widths, input first"),
+            (("--activation",), {"choices": sorted(ACTIVATIONS)}, "hidden-layer activation"),
+            (("--loss",), {"choices": sorted(LOSSES)}, "loss on the softmax output"),
+            (("--init",), {"choices": INITS}, "weight initialisation"),
+            (
+                ("--no-bias",),
+                {"dest": "bias", "action": "store_false"},
+                "no bias terms, like the notebook's network",
+            ),
+        ],
+        "optimisation": [
+            (
+                ("--epochs",),
+                {"type": c.nonnegative_int},
+                "number of epochs (with --resume: train on to this many)",
+            ),
+            (
+                ("--lr", "--l-rate"),
+                {"dest": "l_rate", "metavar": "LR", "type": c.positive_float},
+                "(starting) learning rate",
+            ),
+            (("--batch-size",), {"type": c.positive_int}, "1 = one image at a time, the tutorial's SGD"),
+            (("--optimizer",), {"choices": OPTIMIZER_CHOICES}, "optimizer"),
+            (("--schedule",), {"choices": sorted(SCHEDULES)}, "learning-rate schedule"),
+            (
+                ("--warmup",),
+                {"type": c.nonnegative_float, "metavar": "EPOCHS"},
+                "warm-up epochs of the cosine schedule [off]",
+            ),
+            (("--l2",), {"type": c.nonnegative_float}, "L2 weight decay"),
+            (("--dropout",), {"type": c.dropout_rate}, "dropout rate of hidden layers"),
+            (
+                ("--augment",),
+                {"action": argparse.BooleanOptionalAction},
+                "random shifts, rotations and scaling of training images",
+            ),
+            (
+                ("--early-stopping",),
+                {"type": c.nonnegative_int, "metavar": "PATIENCE"},
+                "stop after PATIENCE epochs without improvement of --monitor and keep the best weights",
+            ),
+            (("--monitor",), {"choices": MONITORS}, "what early stopping watches [val_loss]"),
+            (
+                ("--seed",),
+                {"type": c.nonnegative_int},
+                "seed of initialisation, shuffling, dropout and augmentation",
+            ),
+        ],
+    }
+
+
+def _add_preset_options(parser) -> None:
+    for title, options in _preset_options().items():
+        group = parser.add_argument_group(title)
+        for flags, kwargs, text in options:
+            key = kwargs.get("dest", flags[0][2:].replace("-", "_"))
+            shown = text if "[" in text or key == "bias" else _preset_help(text, key)
+            group.add_argument(*flags, default=argparse.SUPPRESS, help=shown, **kwargs)
 
 
 def _data_options(group) -> None:
@@ -256,7 +215,11 @@ def _output_options(group) -> None:
 def run_train(args) -> int:
     """Build (or resume) the network, check where it will write, train, test, save."""
     _warn_about_values(args)
-    net, checkpoint_dir = _resume(args) if args.resume is not None else (_build(args), args.checkpoint_dir)
+    net, checkpoint_dir = (
+        resume(args, sorted(set(_options(args)) - {"epochs"}))
+        if args.resume is not None
+        else (_build(args), args.checkpoint_dir)
+    )
     save = _check_outputs(args, checkpoint_dir)
     ds = common.load_data(args.dataset, args.data_dir)
     x_tr, y_tr, x_val, y_val, x_test, y_test = split_data(ds, args.split, args.val_fraction, args.split_seed)
@@ -315,69 +278,6 @@ def _warn_about_values(args) -> None:
         )
     elif lr < 1e-6:
         warn(f"--lr {lr:g} is so small that the weights will barely move")
-
-
-def _resume(args):
-    """The checkpointed network and the directory its checkpoints go to; ``args`` completed from it."""
-    given = sorted(set(_options(args)) - {"epochs"})
-    if given or args.preset:
-        flags = ", ".join(common.FLAGS.get(k, "--" + k.replace("_", "-")) for k in given) or "--preset"
-        raise UsageError(f"{flags}: a resumed run keeps its own settings (only --epochs can change)")
-    source = common.resolve_model(args.resume)
-    net = _load_checkpoint(source)
-    recorded = {**SPLIT_DEFAULTS, **_recorded_split(net)}
-    for key, value in recorded.items():
-        typed = getattr(args, key)
-        if typed is not None and typed != value:
-            flag = "--" + key.replace("_", "-")
-            raise UsageError(
-                f"{flag} {typed}: the run in {args.resume} used {value}; a resumed run keeps its data"
-            )
-        setattr(args, key, value)
-    args.resume_until = _resume_target(net, getattr(args, "epochs", None), source)
-    return net, args.checkpoint_dir or source.parent
-
-
-def _load_checkpoint(path: Path):
-    from nnscratch.training.modelfile import load_arrays
-    from nnscratch.training.trainer import DeepNeuralNetwork
-
-    if load_arrays(path)[1].get("kind") != "checkpoint":
-        raise UsageError(
-            f"--resume {path} is a model file, not a checkpoint; give the folder of "
-            "--checkpoint-dir (or its last.npz)"
-        )
-    return DeepNeuralNetwork.load(path)
-
-
-def _recorded_split(net) -> dict:
-    split = net.metadata.get("split", {})
-    values = {
-        "split": split.get("split"),
-        "val_fraction": split.get("val_fraction"),
-        "split_seed": split.get("seed"),
-        "dataset": net.metadata.get("dataset"),
-    }
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _resume_target(net, epochs: int | None, source: Path) -> int:
-    """How many epochs the resumed run ends with: the planned number, or ``--epochs`` when possible."""
-    done = len(net.history)
-    planned = int(net.metadata.get("target_epochs", done))
-    if epochs is None or epochs == planned:
-        return planned
-    if epochs < done:
-        raise UsageError(f"--epochs {epochs}: {source} has already trained {done} epochs")
-    schedule = net.schedule.config()
-    end = int(net.metadata.get("run_start", 0)) + schedule.get("total", float("inf"))
-    if schedule["name"] == "cosine" and not schedule.get("min_lr") and epochs > end:
-        raise UsageError(
-            f"--epochs {epochs}: the run's cosine schedule brings the learning rate to 0 at epoch {end:g}, "
-            f"so later epochs would not change the weights; start a new run with --epochs {epochs} (or "
-            "--schedule constant)"
-        )
-    return epochs
 
 
 def _check_outputs(args, checkpoint_dir: Path | None) -> Path | None:
@@ -459,26 +359,9 @@ def _fit(net, args, data: tuple, checkpoint_dir: Path | None) -> bool:
     except KeyboardInterrupt:
         for cb in callbacks:
             cb.close()
-        print(f"nnscratch: interrupted; {_kept(checkpoint_dir, args)}", file=sys.stderr, flush=True)
+        print(f"nnscratch: interrupted; {kept(checkpoint_dir, args)}", file=sys.stderr, flush=True)
         return False
     return True
-
-
-def _kept(checkpoint_dir: Path | None, args) -> str:
-    """What an interrupted run leaves behind, and how to continue it."""
-    from nnscratch.training.modelfile import load_arrays
-
-    last = None if checkpoint_dir is None else checkpoint_dir / "last.npz"
-    if last is None or not last.is_file():
-        hint = "" if checkpoint_dir else " (--checkpoint-dir DIR keeps every epoch, for --resume)"
-        return f"nothing was saved{hint}"
-    try:
-        epoch = len(load_arrays(last)[1].get("history", []))
-    except NNScratchError:
-        return f"nothing usable was saved ({last} cannot be read)"
-    command = f"nnscratch train --resume {checkpoint_dir}"
-    command += f" --data-dir {args.data_dir}" if args.data_dir else ""
-    return f"last checkpoint {last}, epoch {epoch}: continue with `{command}`"
 
 
 def _test(net, args, dataset: str, x_test, y_test) -> None:
