@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import replace
 from pathlib import Path
 
@@ -87,6 +88,61 @@ def test_fetch_failure_is_one_error_and_exit_code_1(tmp_path, capsys, only_tiny_
     assert "HTTP 404 Not Found" in err and "set NNSCRATCH_DATA=DIR" in err
     assert main(["data", "fetch", "--dataset", "nope"]) == 1
     assert "unknown dataset 'nope'; known datasets: other, tiny" in capsys.readouterr().err
+
+
+def test_info_never_writes_the_decoded_cache(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(ENV_VAR, str(make_tiny().write(tmp_path / "src")))
+    assert main(["data", "info", "--dataset", "tiny"]) == 0
+    assert "  verified: yes" in capsys.readouterr().out
+    cache = tmp_path / "xdg"
+    assert not cache.exists() or [p.name for p in cache.rglob("*") if p.is_file()] == []
+
+
+def test_info_with_a_named_directory_reports_it_and_never_falls_back(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv(ENV_VAR, str(make_tiny().write(tmp_path / "env")))  # a good copy it must not use
+    assert main(["data", "info", "--dataset", "tiny", "--data-dir", str(tmp_path / "nowhere")]) == 0
+    out = capsys.readouterr().out
+    assert f"  cannot load dataset 'tiny' from {tmp_path / 'nowhere'} (--data-dir / data_dir): the directory " \
+           "does not exist; a named directory is the only source tried\n" in out
+    assert "source:" not in out
+
+
+def test_fetch_copies_from_the_source_info_names(tmp_path, monkeypatch, capsys) -> None:
+    tiny = make_tiny()
+    system = tmp_path / "system"
+    system.mkdir()
+    for name, raw in tiny.raw.items():  # gzip bytes unlike nnscratch's own (level 1, a time stamp)
+        (system / f"{name}.gz").write_bytes(gzip.compress(raw, compresslevel=1, mtime=99))
+    monkeypatch.setitem(REGISTRY, "tiny", replace(REGISTRY["tiny"], system_dirs=(system,)))
+    assert main(["data", "info", "--dataset", "tiny"]) == 0
+    assert f"  source:   {system}\n" in capsys.readouterr().out
+    assert main(["data", "fetch", "--dataset", "tiny", "--dir", str(tmp_path / "dest")]) == 0
+    out = capsys.readouterr().out
+    assert out == (f"tiny: verified files in {tmp_path / 'dest'} (copied from system copy {system}: "
+                   ".gz files copied byte for byte)\n")
+    for name in tiny.raw:
+        assert (tmp_path / "dest" / f"{name}.gz").read_bytes() == (system / f"{name}.gz").read_bytes()
+
+
+def test_offline_fetch_error_is_one_line_per_source_and_names_fetch_s_dir(tmp_path, capsys,
+                                                                         only_tiny_datasets) -> None:
+    only_tiny_datasets.routes.clear()  # every file now 404s
+    dead = "http://127.0.0.1:1/"
+    REGISTRY["tiny"] = replace(REGISTRY["tiny"], mirrors=(*REGISTRY["tiny"].mirrors, dead))
+    dest = tmp_path / "d"
+    assert main(["data", "fetch", "--dataset", "tiny", "--dir", str(dest), "--retries", "1"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    host = only_tiny_datasets.url
+    assert lines[1:-2] == [
+        f"  - {dest} (the target): the directory does not exist",
+        "  - $NNSCRATCH_DATA: not set",
+        f"  - user cache {tmp_path / 'xdg' / 'nnscratch' / 'tiny'}: the directory does not exist",
+        f"  - {host}/tiny/: HTTP 404 Not Found (every file)",
+        f"  - {dead}: connection refused (train-images-idx3-ubyte.gz); 3 files not tried (the host was "
+        "unreachable)",
+    ]
+    assert "nnscratch data fetch --dir DIR" in lines[-1]
+    assert max(map(len, lines)) < 300
 
 
 def test_data_without_an_action_prints_help(capsys) -> None:

@@ -88,20 +88,16 @@ def test_tampered_decoded_copy_is_detected_and_rebuilt(tmp_path, tiny, isolated_
     assert np.load(npy)[-1, -1, -1] == tiny.arrays["train-images-idx3-ubyte"][-1, -1, -1]  # rebuilt
 
 
-def test_changed_source_is_verified_again(tmp_path, tiny, isolated_cache, monkeypatch, caplog) -> None:
+def test_changed_named_source_fails_naming_the_file_not_served_from_cache(tmp_path, tiny, isolated_cache
+                                                                         ) -> None:
     src = tiny.write(tmp_path / "src")
-    load_dataset("tiny", src, download=False)
+    load_dataset("tiny", src, download=False)  # the user cache now holds verified decoded copies
     other = make_tiny(seed=7)  # well-formed files with other content, and the same size
     (src / "t10k-images-idx3-ubyte.gz").write_bytes(other.gz("t10k-images-idx3-ubyte"))
-    with caplog.at_level(logging.WARNING):
-        ds = load_dataset("tiny", src, download=False)
-    # src is rejected; the verified decoded copies in the user cache serve instead
-    assert "t10k-images-idx3-ubyte.gz fails its checksum" in caplog.text
-    assert ds.source == str(isolated_cache / "tiny") and _same_data(ds, tiny)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh"))
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz fails its checksum \(the decompressed "
                                         r"file has md5 [0-9a-f]{32}, expected " + tiny.spec.test_images.md5):
         load_dataset("tiny", src, download=False)
+    assert load_dataset("tiny", download=False).source == str(isolated_cache / "tiny")  # named none: cache
 
 
 def test_uncompressed_files_in_a_subdirectory_named_after_the_dataset(tmp_path, tiny) -> None:
@@ -129,12 +125,60 @@ def test_cache_serves_verified_decoded_copies_alone(tmp_path, tiny, isolated_cac
     assert ds.verified and ds.source == str(isolated_cache / "tiny") and _same_data(ds, tiny)
 
 
-def test_a_failing_source_falls_through_to_the_next(tmp_path, tiny, monkeypatch) -> None:
-    bad = tiny.write(tmp_path / "bad")
+def test_a_failing_fallback_source_falls_through_to_the_next(tmp_path, tiny, isolated_cache,
+                                                            monkeypatch) -> None:
+    bad = tiny.write(isolated_cache / "tiny")  # the user cache holds a broken file
     (bad / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b not really gzip")
-    monkeypatch.setenv(ENV_VAR, str(tiny.write(tmp_path / "good")))
-    ds = load_dataset("tiny", bad, download=False)
-    assert ds.source == str(tmp_path / "good") and ds.verified
+    system = tiny.write(tmp_path / "system")
+    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(system,)))
+    ds = load_dataset("tiny", download=False)
+    assert ds.source == str(system) and ds.verified
+
+
+def _fallbacks_ready(tmp_path: Path, tiny: Tiny, monkeypatch) -> None:
+    """A verified system copy and a verified user cache: what a named directory must never fall back to."""
+    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(tiny.write(tmp_path / "sys"),)))
+    load_dataset("tiny", download=False)
+
+
+def _truncate(directory: Path) -> None:
+    path = directory / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:200])
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda d: None, r"\(--data-dir / data_dir\): the directory does not exist"),
+    (lambda d: d.mkdir(), r": the directory is empty \(it needs train-images-idx3-ubyte\[\.gz\], "),
+    (lambda d: (d.mkdir(), (d / "notes.txt").write_text("x")),
+     r": missing train-images-idx3-ubyte\[\.gz\], .* \(the directory holds: notes\.txt\)"),
+    (lambda d: _truncate(make_tiny().write(d)), r"train-images-idx3-ubyte\.gz: the gzip stream is truncated"),
+])
+def test_a_named_directory_is_the_only_source(tmp_path, tiny, monkeypatch, setup, message) -> None:
+    _fallbacks_ready(tmp_path, tiny, monkeypatch)
+    named = tmp_path / "named"
+    setup(named)
+    with pytest.raises(DataError, match=r"cannot load dataset 'tiny' from .*named .*" + message) as err:
+        load_dataset("tiny", named)  # download allowed: it must not be tried either (no mirrors here)
+    assert "a named directory is the only source tried" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_nnscratch_data_is_a_named_directory_too(tmp_path, tiny, monkeypatch) -> None:
+    _fallbacks_ready(tmp_path, tiny, monkeypatch)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match=r"from .*nowhere \(\$NNSCRATCH_DATA\): the directory does not exist"):
+        load_dataset("tiny")
+    monkeypatch.setenv(ENV_VAR, str(tiny.write(tmp_path / "env")))
+    assert load_dataset("tiny").source == str(tmp_path / "env")
+
+
+def test_files_of_another_registered_dataset_are_named(tmp_path, tiny, monkeypatch) -> None:
+    other = make_tiny(name="tiny-fashion", seed=9)
+    monkeypatch.setitem(REGISTRY, other.spec.name, other.spec)
+    src = other.write(tmp_path / "src")
+    with pytest.raises(DataError, match="these are the tiny-fashion files, not tiny: add --dataset tiny-fashion"):
+        load_dataset("tiny", src, download=False)
+    assert load_dataset("tiny-fashion", src, download=False).verified
 
 
 def test_verify_false_returns_unverified_data_only_when_nothing_verifies(tmp_path, tiny) -> None:
@@ -151,19 +195,19 @@ def test_verify_false_returns_unverified_data_only_when_nothing_verifies(tmp_pat
 
 
 def test_every_source_is_listed_when_all_fail(tmp_path, tiny, monkeypatch) -> None:
-    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(tmp_path / "sys",)))
     partial = tiny.write(tmp_path / "partial")
     (partial / "t10k-labels-idx1-ubyte.gz").unlink()
+    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(tmp_path / "sys", partial)))
     with pytest.raises(DataError) as err:
-        load_dataset("tiny", partial, download=False)
+        load_dataset("tiny", download=False)
     msg = str(err.value)
     assert msg.startswith("cannot load dataset 'tiny': no source holds verified copies of its files.")
-    assert f"data_dir argument {partial}: missing t10k-labels-idx1-ubyte[.gz]" in msg
-    assert "$NNSCRATCH_DATA: not set" in msg
+    assert f"\n  - system copy {partial}: missing t10k-labels-idx1-ubyte[.gz] (the directory holds: " in msg
+    assert "\n  - $NNSCRATCH_DATA: not set\n" in msg
     assert f"user cache {cache_dir('tiny')}: the directory does not exist" in msg
     assert f"system copy {tmp_path / 'sys'}: the directory does not exist" in msg
     assert "download: not attempted (download=False)" in msg
-    assert "put the four files (train-images-idx3-ubyte.gz, " in msg
+    assert "put the four files in one directory DIR (gzipped or not): train-images-idx3-ubyte.gz, " in msg
     assert "pass it with --data-dir DIR" in msg and "set NNSCRATCH_DATA=DIR" in msg
 
 

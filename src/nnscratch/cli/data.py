@@ -1,8 +1,9 @@
 """``nnscratch data info`` and ``nnscratch data fetch``: see and get the datasets.
 
 ``info`` reports, for each registered dataset, where it would be loaded from, whether its checksums
-verify, its sizes and class counts; it never downloads anything. ``fetch`` makes verified copies of a
-dataset's four files available (downloading them when no local copy verifies) and prints where.
+verify, its sizes and class counts; it never downloads anything nor writes the decoded cache. ``fetch``
+makes verified copies of a dataset's four files available (copied from the source ``info`` names, or
+downloaded when no local copy verifies) and prints where.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nnscratch.cli.common import add_data_dir_option
 from nnscratch.data import REGISTRY, Dataset, DownloadOptions, fetch_dataset, load_dataset
 from nnscratch.data.registry import cache_root, get_spec
 from nnscratch.errors import DataError
@@ -54,11 +56,11 @@ def run_info(args: argparse.Namespace) -> int:
             print()
         print(name)
         try:
-            ds = load_dataset(name, args.data_dir, download=False, verify=False)
+            ds = load_dataset(name, args.data_dir, download=False, verify=False, write_cache=False)
         except DataError as exc:
             print(f"  not available here (info never downloads; get it with: nnscratch data fetch "
                   f"--dataset {name})")
-            for line in str(exc).splitlines()[1:]:
+            for line in str(exc).splitlines():
                 print(f"  {line}")
             continue
         for line in describe(ds):
@@ -91,8 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     info.add_argument("--dataset", default=None, help="only this dataset (default: all registered)")
-    info.add_argument("--data-dir", type=Path, default=None,
-                      help="directory to look in first (then $NNSCRATCH_DATA, the user cache, system copies)")
+    add_data_dir_option(info)
     info.set_defaults(handler=run_info)
     fetch = actions.add_parser(
         "fetch",

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import math
 import os
 import struct
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from nnscratch._files import atomic_write
+from nnscratch.data.digests import Digests, Hasher
 from nnscratch.errors import DataError
 
 #: IDX element type code -> (name, big-endian NumPy dtype).
@@ -43,15 +42,6 @@ IDX_TYPES: dict[int, tuple[str, np.dtype]] = {
 MAX_NDIM = 32
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class Digests:
-    """Checksums of the *decompressed* bytes of an IDX file (header included)."""
-
-    md5: str
-    sha256: str
-    size: int
 
 
 def _type_list() -> str:
@@ -189,24 +179,21 @@ def _read(path: str | os.PathLike, native: bool, digest: bool) -> tuple[np.ndarr
             stream.seek(len(header))
         flat = np.empty(expected, dtype=np.uint8)
         view = memoryview(flat)
-        md5 = hashlib.md5(header) if digest else None
-        sha = hashlib.sha256(header) if digest else None
+        hasher = Hasher(header) if digest else None
         pos = 0
         while pos < expected:
             n = stream.readinto(view[pos : pos + _CHUNK])
             if not n:
                 raise truncated(pos)
-            if digest:
-                md5.update(view[pos : pos + n])
-                sha.update(view[pos : pos + n])
+            if hasher is not None:
+                hasher.update(view[pos : pos + n])
             pos += n
         if stream.read(1):
             raise trailing(None)
     array = flat.view(dtype).reshape(shape)
     if native and dtype.itemsize > 1 and sys.byteorder == "little":
         array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
-    digests = Digests(md5.hexdigest(), sha.hexdigest(), total) if digest else None
-    return array, digests
+    return array, hasher.digests() if hasher is not None else None
 
 
 def read_idx(path: str | os.PathLike, *, native: bool = True) -> np.ndarray:
@@ -223,6 +210,22 @@ def read_idx_with_digests(path: str | os.PathLike, *, native: bool = True) -> tu
     array, digests = _read(path, native, digest=True)
     assert digests is not None
     return array, digests
+
+
+def array_digests(array: np.ndarray, *, md5: bool = True) -> Digests:
+    """Checksums of the IDX file that ``array`` would be written as (header plus big-endian payload),
+    computed block by block without building the file; ``md5=False`` computes the sha256 only."""
+    array = np.asarray(array)
+    hasher = Hasher(idx_header(array.dtype, array.shape), md5=md5)
+    flat = array.reshape(-1)
+    if array.dtype.itemsize == 1:
+        hasher.update(flat.view(np.uint8).data)
+        return hasher.digests()
+    big_endian = IDX_TYPES[idx_header(array.dtype, (1,))[2]][1]
+    step = 1 << 18
+    for start in range(0, flat.size, step):
+        hasher.update(np.ascontiguousarray(flat[start : start + step], dtype=big_endian).view(np.uint8).data)
+    return hasher.digests()
 
 
 def write_idx(
