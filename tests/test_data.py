@@ -42,8 +42,12 @@ def tiny(monkeypatch) -> Tiny:
 
 
 def _same_data(ds: Dataset, tiny: Tiny) -> bool:
-    got = {"train-images-idx3-ubyte": ds.x_train, "train-labels-idx1-ubyte": ds.y_train,
-           "t10k-images-idx3-ubyte": ds.x_test, "t10k-labels-idx1-ubyte": ds.y_test}
+    got = {
+        "train-images-idx3-ubyte": ds.x_train,
+        "train-labels-idx1-ubyte": ds.y_train,
+        "t10k-images-idx3-ubyte": ds.x_test,
+        "t10k-labels-idx1-ubyte": ds.y_test,
+    }
     return all(np.array_equal(got[k], v) for k, v in tiny.arrays.items())
 
 
@@ -63,7 +67,8 @@ def test_load_from_data_dir_then_warm_from_decoded_cache(tmp_path, tiny, isolate
     assert ds.class_counts().tolist() == [2, 2, 1, 1, 1, 1, 1, 1, 1, 1]
     store = isolated_cache / "tiny"
     assert sorted(p.name for p in store.iterdir() if p.suffix == ".npy") == sorted(
-        f"{f.name}.npy" for f in tiny.spec.files.values())
+        f"{f.name}.npy" for f in tiny.spec.files.values()
+    )
     assert sorted(p.name for p in src.iterdir()) == sorted(f"{n}.gz" for n in tiny.raw)  # source untouched
     again = load_dataset("tiny", src, download=False)
     assert isinstance(again.x_train, np.memmap) and _same_data(again, tiny)
@@ -88,14 +93,18 @@ def test_tampered_decoded_copy_is_detected_and_rebuilt(tmp_path, tiny, isolated_
     assert np.load(npy)[-1, -1, -1] == tiny.arrays["train-images-idx3-ubyte"][-1, -1, -1]  # rebuilt
 
 
-def test_changed_named_source_fails_naming_the_file_not_served_from_cache(tmp_path, tiny, isolated_cache
-                                                                         ) -> None:
+def test_changed_named_source_fails_naming_the_file_not_served_from_cache(
+    tmp_path, tiny, isolated_cache
+) -> None:
     src = tiny.write(tmp_path / "src")
     load_dataset("tiny", src, download=False)  # the user cache now holds verified decoded copies
     other = make_tiny(seed=7)  # well-formed files with other content, and the same size
     (src / "t10k-images-idx3-ubyte.gz").write_bytes(other.gz("t10k-images-idx3-ubyte"))
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz fails its checksum \(the decompressed "
-                                        r"file has md5 [0-9a-f]{32}, expected " + tiny.spec.test_images.md5):
+    with pytest.raises(
+        DataError,
+        match=r"t10k-images-idx3-ubyte\.gz fails its checksum \(the decompressed "
+        r"file has md5 [0-9a-f]{32}, expected " + tiny.spec.test_images.md5,
+    ):
         load_dataset("tiny", src, download=False)
     assert load_dataset("tiny", download=False).source == str(isolated_cache / "tiny")  # named none: cache
 
@@ -125,8 +134,9 @@ def test_cache_serves_verified_decoded_copies_alone(tmp_path, tiny, isolated_cac
     assert ds.verified and ds.source == str(isolated_cache / "tiny") and _same_data(ds, tiny)
 
 
-def test_a_failing_fallback_source_falls_through_to_the_next(tmp_path, tiny, isolated_cache,
-                                                            monkeypatch) -> None:
+def test_a_failing_fallback_source_falls_through_to_the_next(
+    tmp_path, tiny, isolated_cache, monkeypatch
+) -> None:
     bad = tiny.write(isolated_cache / "tiny")  # the user cache holds a broken file
     (bad / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b not really gzip")
     system = tiny.write(tmp_path / "system")
@@ -146,13 +156,21 @@ def _truncate(directory: Path) -> None:
     path.write_bytes(path.read_bytes()[:200])
 
 
-@pytest.mark.parametrize(("setup", "message"), [
-    (lambda d: None, r"\(--data-dir / data_dir\): the directory does not exist"),
-    (lambda d: d.mkdir(), r": the directory is empty \(it needs train-images-idx3-ubyte\[\.gz\], "),
-    (lambda d: (d.mkdir(), (d / "notes.txt").write_text("x")),
-     r": missing train-images-idx3-ubyte\[\.gz\], .* \(the directory holds: notes\.txt\)"),
-    (lambda d: _truncate(make_tiny().write(d)), r"train-images-idx3-ubyte\.gz: the gzip stream is truncated"),
-])
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda d: None, r"\(--data-dir / data_dir\): the directory does not exist"),
+        (lambda d: d.mkdir(), r": the directory is empty \(it needs train-images-idx3-ubyte\[\.gz\], "),
+        (
+            lambda d: (d.mkdir(), (d / "notes.txt").write_text("x")),
+            r": missing train-images-idx3-ubyte\[\.gz\], .* \(the directory holds: notes\.txt\)",
+        ),
+        (
+            lambda d: _truncate(make_tiny().write(d)),
+            r"train-images-idx3-ubyte\.gz: the gzip stream is truncated",
+        ),
+    ],
+)
 def test_a_named_directory_is_the_only_source(tmp_path, tiny, monkeypatch, setup, message) -> None:
     _fallbacks_ready(tmp_path, tiny, monkeypatch)
     named = tmp_path / "named"
@@ -176,7 +194,9 @@ def test_files_of_another_registered_dataset_are_named(tmp_path, tiny, monkeypat
     other = make_tiny(name="tiny-fashion", seed=9)
     monkeypatch.setitem(REGISTRY, other.spec.name, other.spec)
     src = other.write(tmp_path / "src")
-    with pytest.raises(DataError, match="these are the tiny-fashion files, not tiny: add --dataset tiny-fashion"):
+    with pytest.raises(
+        DataError, match="these are the tiny-fashion files, not tiny: add --dataset tiny-fashion"
+    ):
         load_dataset("tiny", src, download=False)
     assert load_dataset("tiny-fashion", src, download=False).verified
 
@@ -184,8 +204,10 @@ def test_files_of_another_registered_dataset_are_named(tmp_path, tiny, monkeypat
 def test_verify_false_returns_unverified_data_only_when_nothing_verifies(tmp_path, tiny) -> None:
     other = make_tiny(seed=3)
     src = other.write(tmp_path / "src")  # same names and shapes, other content
-    msg = (r"none of the four files has the tiny checksums \(another dataset or version\?\), "
-           r"e\.g\. train-images-idx3-ubyte\.gz fails its checksum")
+    msg = (
+        r"none of the four files has the tiny checksums \(another dataset or version\?\), "
+        r"e\.g\. train-images-idx3-ubyte\.gz fails its checksum"
+    )
     with pytest.raises(DataError, match=msg):
         load_dataset("tiny", src, download=False)
     ds = load_dataset("tiny", src, download=False, verify=False)
@@ -226,8 +248,11 @@ def test_registry_names_and_aliases() -> None:
 
 
 def test_mnist_checksums_match_the_shared_checksums_file(mnist_path) -> None:
-    rows = [ln.split() for ln in (mnist_path / "CHECKSUMS").read_text().splitlines() if ln.strip()
-            and not ln.startswith("#")]
+    rows = [
+        ln.split()
+        for ln in (mnist_path / "CHECKSUMS").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     table = {name: (md5, sha, int(size)) for md5, sha, size, name in rows}
     assert table == {f.name: (f.md5, f.sha256, f.size) for f in MNIST.files.values()}
 
@@ -250,8 +275,10 @@ def test_load_mnist_from_env_with_known_class_counts(mnist_path, monkeypatch) ->
     assert elapsed < 1.0  # typically ~0.03 s; generous for a loaded shared machine
 
 
-@pytest.mark.skipif(not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists(),
-                    reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists(),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
 def test_fashion_mnist_from_the_debian_package() -> None:
     ds = load_dataset("fashion-mnist", download=False)
     assert ds.verified and ds.source == str(FASHION_DIR)
@@ -290,7 +317,7 @@ def test_scale_and_flatten() -> None:
         scale(np.array([300]))
     f = flatten(np.zeros((5, 28, 28), np.uint8))
     assert f.shape == (5, 784)
-    assert flatten(f) .shape == (5, 784)
+    assert flatten(f).shape == (5, 784)
     with pytest.raises(DataError, match=r"batch of images"):
         flatten(np.zeros(784))
 

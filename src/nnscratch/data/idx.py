@@ -164,8 +164,9 @@ def _read(path: str | os.PathLike, native: bool, digest: bool) -> tuple[np.ndarr
 
         def trailing(found: int | None) -> DataError:
             extra = f"{found - expected} bytes" if found is not None else "data"
-            return DataError(f"{path} has trailing garbage: {extra} after the {expected}-byte payload "
-                             "its header declares")
+            return DataError(
+                f"{path} has trailing garbage: {extra} after the {expected}-byte payload its header declares"
+            )
 
         if not is_gzip:
             found = (size_hint or 0) - len(header)
@@ -244,10 +245,12 @@ def write_idx(
     payload = np.ascontiguousarray(arr, dtype=IDX_TYPES[code][1])
     if compress is None:
         compress = path.name.endswith(".gz")
+
     def write(raw: BinaryIO) -> None:
         if compress:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=compresslevel,
-                               mtime=0) as out:
+            with gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
+            ) as out:
                 out.write(header)
                 out.write(payload.reshape(-1).view(np.uint8).data)
         else:

@@ -9,8 +9,9 @@ import numpy as np
 from nnscratch.errors import DataError
 
 
-def to_categorical(y: np.ndarray, num_classes: int | None = None, dtype: str | np.dtype = "float32"
-                   ) -> np.ndarray:
+def to_categorical(
+    y: np.ndarray, num_classes: int | None = None, dtype: str | np.dtype = "float32"
+) -> np.ndarray:
     """One-hot encode integer class labels, with Keras' ``to_categorical`` semantics.
 
     The result has shape ``y.shape + (num_classes,)``, except that a trailing axis of length 1 is
@@ -97,8 +98,9 @@ def train_test_split(
     if len(y) != n:
         raise DataError(f"x and y differ in length: {n} vs {len(y)}")
     n_test = _n_test(test_size, n)
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(
-        random_state)
+    rng = (
+        random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    )
     if stratify is None or stratify is False:
         perm = rng.permutation(n)
         test_idx, train_idx = perm[:n_test], perm[n_test:]
@@ -118,7 +120,7 @@ def train_test_split(
         for k in range(len(classes)):
             members = rng.permutation(np.flatnonzero(inverse == k))
             test_parts.append(members[: take[k]])
-            train_parts.append(members[take[k]:])
+            train_parts.append(members[take[k] :])
         test_idx = rng.permutation(np.concatenate(test_parts))
         train_idx = rng.permutation(np.concatenate(train_parts))
     return x[train_idx], x[test_idx], y[train_idx], y[test_idx]
