@@ -25,6 +25,7 @@ from nnscratch.data import (
 )
 from nnscratch.data.registry import MNIST, cache_dir, cache_root, get_spec
 from nnscratch.errors import DataError
+from nnscratch.inputs import as_float_input, targets_like
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -320,6 +321,15 @@ def test_scale_and_flatten() -> None:
     assert flatten(f).shape == (5, 784)
     with pytest.raises(DataError, match=r"batch of images"):
         flatten(np.zeros(784))
+
+
+def test_scale_and_to_categorical_are_the_network_s_own_rules() -> None:
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    expected = as_float_input(pixels.reshape(1, 256))  # what the network trains on, bit for bit
+    assert np.array_equal(scale(pixels).reshape(1, 256), expected)
+    assert np.array_equal(scale(pixels.astype(np.int16)).reshape(1, 256), expected)
+    y = np.array([3, 0, 9, 3])
+    assert np.array_equal(to_categorical(y, 10), targets_like(y, np.zeros((4, 10), np.float32)))
 
 
 def test_train_test_split_is_seeded_and_complete() -> None:
