@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gzip
 from dataclasses import replace
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from datahelpers import Reply, Server, make_tiny
-from nnscratch.cli import main
+from nnscratch.cli import build_parser, main
+from nnscratch.cli.common import DATA_DIR_HELP
 from nnscratch.data import ENV_VAR, REGISTRY
 from nnscratch.data.registry import MNIST
 
@@ -166,6 +168,31 @@ def test_train_with_a_missing_data_dir_fails_instead_of_using_another_copy(
         f"nnscratch: error: cannot load dataset 'mnist' from {missing} (--data-dir / data_dir): the "
         "directory does not exist; a named directory is the only source tried\n"
     )
+
+
+def _data_dir_options(parser: argparse.ArgumentParser, path: str = "nnscratch") -> dict[str, argparse.Action]:
+    found: dict[str, argparse.Action] = {}
+    for action in parser._actions:
+        if "--data-dir" in action.option_strings:
+            found[path] = action
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.update(_data_dir_options(sub, f"{path} {name}"))
+    return found
+
+
+def test_data_dir_is_one_option_shared_by_every_verb() -> None:
+    options = _data_dir_options(build_parser())
+    assert set(options) >= {
+        "nnscratch train",
+        "nnscratch evaluate",
+        "nnscratch report",
+        "nnscratch sweep",
+        "nnscratch data info",
+    }
+    assert {(a.help, a.type, a.default, a.metavar) for a in options.values()} == {
+        (DATA_DIR_HELP + "%(default).0s", Path, None, "DIR")
+    }
 
 
 def test_data_without_an_action_prints_help(capsys) -> None:
