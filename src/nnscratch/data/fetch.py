@@ -21,7 +21,7 @@ from nnscratch._files import atomic_write
 from nnscratch.data import cache as npy_cache
 from nnscratch.data.directory import Dataset, SourceError, load_dir, same_dir
 from nnscratch.data.download import DownloadError, DownloadOptions, obtain_files
-from nnscratch.data.idx import write_idx
+from nnscratch.data.idx import is_gzip, write_idx
 from nnscratch.data.loading import ENV_VAR, download_options, failure, find_local
 from nnscratch.data.registry import DatasetSpec, FileSpec, cache_dir, get_spec
 from nnscratch.errors import DataError
@@ -50,11 +50,10 @@ def _copy_one(src: Path, target: Path, array: np.ndarray) -> str:
     if src.suffix == ".npy":
         write_idx(target, array)
         return "written as gzipped IDX files from the verified decoded copies"
-    with open(src, "rb") as inp:
-        if inp.read(2) == b"\x1f\x8b":
-            inp.seek(0)
+    if is_gzip(src):
+        with open(src, "rb") as inp:
             atomic_write(target, lambda out: shutil.copyfileobj(inp, out))
-            return ".gz files copied byte for byte"
+        return ".gz files copied byte for byte"
     _gzip_copy(src, target)
     return "uncompressed files written gzipped (their decompressed bytes unchanged)"
 

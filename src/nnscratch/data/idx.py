@@ -44,6 +44,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 
 
+def is_gzip(path: str | os.PathLike) -> bool:
+    """Whether the file starts with gzip's magic bytes (how gzip is recognised, whatever the name)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
+
+
 def _type_list() -> str:
     return ", ".join(f"0x{code:02x} {name}" for code, (name, _) in IDX_TYPES.items())
 
