@@ -46,7 +46,7 @@ def test_info_reports_sources_and_never_downloads(tmp_path, monkeypatch, capsys,
     assert "train-images-idx3-ubyte.gz (" in tiny_part
     assert "  classes:  train 0:2 1:2 2:1 3:1 4:1 5:1 6:1 7:1 8:1 9:1" in tiny_part
     assert "            test  0:1 1:1 2:1 3:1 4:1 5:1 6:0 7:0 8:0 9:0" in tiny_part
-    assert "  verified: NO (the checksums differ from the published ones)" in other_part  # same names
+    assert "  verified: NO: these are the tiny files (use --dataset tiny)" in other_part  # same names
     assert only_tiny_datasets.requests == []  # nothing was downloaded
 
 
@@ -59,6 +59,12 @@ def test_info_says_not_available_and_never_downloads(capsys, only_tiny_datasets)
     )
     assert "$NNSCRATCH_DATA: not set" in out and "download: not attempted" in out
     assert only_tiny_datasets.requests == []
+
+
+def test_info_names_the_dataset_unverified_files_really_are(tmp_path, capsys) -> None:
+    other = make_tiny(name="other", seed=5).write(tmp_path / "other")
+    assert main(["data", "info", "--dataset", "tiny", "--data-dir", str(other)]) == 0
+    assert "  verified: NO: these are the other files (use --dataset other)\n" in capsys.readouterr().out
 
 
 def test_info_marks_unverified_files(tmp_path, capsys) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nnscratch.cli.common import add_data_dir_option
 from nnscratch.data import REGISTRY, Dataset, DownloadOptions, fetch_dataset, load_dataset
+from nnscratch.data.directory import identify
 from nnscratch.data.registry import cache_root, get_spec
 from nnscratch.errors import DataError
 
@@ -36,11 +37,13 @@ def _counts(ds: Dataset, split: str) -> str:
 def describe(ds: Dataset) -> list[str]:
     """The lines ``data info`` prints for a loaded dataset."""
     shape = "x".join(map(str, ds.x_train.shape[1:]))
-    verified = (
-        "yes (md5 and sha256 of the decompressed files match)"
-        if ds.verified
-        else "NO (the checksums differ from the published ones)"
-    )
+    other = None if ds.verified else identify(ds)
+    if ds.verified:
+        verified = "yes (md5 and sha256 of the decompressed files match)"
+    elif other is not None:
+        verified = f"NO: these are the {other.name} files (use --dataset {other.name})"
+    else:
+        verified = "NO (the checksums differ from the published ones)"
     return [
         f"  source:   {ds.source}",
         f"  verified: {verified}",

@@ -191,8 +191,16 @@ def _read_all(
     return reading
 
 
+def identify(ds: Dataset) -> DatasetSpec | None:
+    """The other registered dataset whose four files ``ds`` holds (by md5), for unverified data."""
+    spec = REGISTRY.get(ds.name)
+    if spec is None:
+        return None
+    return _identify(spec, {role: ds.checksums.get(f.name, "") for role, f in spec.files.items()})
+
+
 def _identify(spec: DatasetSpec, md5s: dict[str, str]) -> DatasetSpec | None:
-    """The other registered dataset whose four files have these md5s, if there is one."""
+    """The other registered dataset whose four files have these md5s (by role), if there is one."""
     if len(md5s) != len(spec.files):
         return None
     return next(
