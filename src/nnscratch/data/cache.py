@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from nnscratch.data.registry import FileSpec
 log = logging.getLogger(__name__)
 _FORMAT = 1
 #: Memory-map mode: copy-on-write, so callers may modify arrays in place without touching the file.
-MMAP_MODE = "c"
+MMAP_MODE: Literal["c"] = "c"
 
 
 def npy_path(store: Path, fspec: FileSpec) -> Path:

@@ -12,16 +12,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+
+from nnscratch.data.registry import FileSpec
 
 _BLOCK = 1 << 20
-
-
-class Checksummed(Protocol):
-    """What :func:`mismatch` compares against (a :class:`~nnscratch.data.registry.FileSpec`)."""
-
-    md5: str
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -56,7 +50,7 @@ class Hasher:
         )
 
 
-def mismatch(digests: Digests, expected: Checksummed) -> str | None:
+def mismatch(digests: Digests, expected: FileSpec) -> str | None:
     """None when ``digests`` are the ``expected`` ones, else what differs, as a phrase for a message.
 
     With no md5 computed, only the sha256 is compared.

@@ -108,6 +108,7 @@ class _Reading:
 
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     md5s: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     bad: list[FileSpec] = field(default_factory=list)
     mismatched: dict[str, str] = field(default_factory=dict)  # role -> md5 of a well-formed wrong file
@@ -172,7 +173,7 @@ def _read_all(
             reading.bad.append(fspec)
             continue
         if role in decoded:
-            reading.arrays[role], reading.md5s[role] = decoded[role], fspec.md5
+            reading.arrays[role], reading.md5s[role], reading.paths[role] = decoded[role], fspec.md5, path
             continue
         try:
             array, md5, problem = _read_file(fspec, path, store, write_cache=write_cache)
@@ -187,7 +188,7 @@ def _read_all(
                 reading.problems.append(f"{path.name} fails its checksum ({problem})")
                 reading.bad.append(fspec)
                 continue
-        reading.arrays[role], reading.md5s[role] = array, md5
+        reading.arrays[role], reading.md5s[role], reading.paths[role] = array, md5, path
     return reading
 
 
@@ -267,7 +268,7 @@ def load_dir(
         verified=reading.verified,
         checksums={f.name: reading.md5s[role] for role, f in spec.files.items()},
         class_names=spec.class_names,
-        files={f.name: located[role] for role, f in spec.files.items()},
+        files={f.name: reading.paths[role] for role, f in spec.files.items()},
     )
 
 

@@ -94,7 +94,7 @@ def _progress_bar(progress: bool | Callable[..., Any], total: int | None, desc: 
     if callable(progress) and progress is not True:
         return progress(total=total, desc=desc)
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         if not _warned_no_tqdm:
             log.info("(install tqdm, e.g. pip install nnscratch[cli], to see a download progress bar)")

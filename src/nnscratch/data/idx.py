@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import math
 import os
 import struct
@@ -80,7 +81,7 @@ def _gzip_errors(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _open(path: Path) -> Iterator[tuple[BinaryIO, bool, int | None]]:
+def _open(path: Path) -> Iterator[tuple[io.BufferedIOBase, bool, int | None]]:
     """Open ``path``; yield (decompressed stream, is_gzip, size hint of the decompressed data)."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the ExitStack below
@@ -108,7 +109,7 @@ def _open(path: Path) -> Iterator[tuple[BinaryIO, bool, int | None]]:
         yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")), True, hint
 
 
-def _read_upto(stream: BinaryIO, n: int) -> bytes:
+def _read_upto(stream: io.BufferedIOBase, n: int) -> bytes:
     parts, got = [], 0
     while got < n:
         part = stream.read(n - got)
@@ -119,7 +120,7 @@ def _read_upto(stream: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _count(stream: BinaryIO, limit: int) -> int:
+def _count(stream: io.BufferedIOBase, limit: int) -> int:
     """Read and discard up to ``limit`` bytes; return how many there were."""
     n = 0
     while n < limit:
@@ -130,7 +131,7 @@ def _count(stream: BinaryIO, limit: int) -> int:
     return n
 
 
-def _parse_header(stream: BinaryIO, path: Path) -> tuple[bytes, str, np.dtype, tuple[int, ...]]:
+def _parse_header(stream: io.BufferedIOBase, path: Path) -> tuple[bytes, str, np.dtype, tuple[int, ...]]:
     magic = _read_upto(stream, 4)
     if len(magic) < 4:
         raise DataError(
@@ -185,7 +186,7 @@ def _read(path: str | os.PathLike, native: bool, digest: bool) -> tuple[np.ndarr
                 raise truncated(found) if found < expected else trailing(None)
             stream.seek(len(header))
         flat = np.empty(expected, dtype=np.uint8)
-        view = memoryview(flat)
+        view = flat.data
         hasher = Hasher(header) if digest else None
         pos = 0
         while pos < expected:
