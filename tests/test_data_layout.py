@@ -97,3 +97,14 @@ def test_checksums_are_computed_and_compared_in_one_module() -> None:
         assert (
             ".sha256 !=" not in text and ".md5 !=" not in text and "(fspec.md5, fspec.sha256)" not in text
         ), path.name
+
+
+def test_no_function_of_the_data_package_is_over_60_lines() -> None:
+    long = {}
+    for path in sorted(DATA.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    long[f"{path.name}:{node.name}"] = length
+    assert long == {}
