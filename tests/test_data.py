@@ -160,15 +160,22 @@ def _truncate(directory: Path) -> None:
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        (lambda d: None, r"\(--data-dir / data_dir\): the directory does not exist"),
-        (lambda d: d.mkdir(), r": the directory is empty \(it needs train-images-idx3-ubyte\[\.gz\], "),
-        (
+        pytest.param(lambda d: None, r": the directory does not exist", id="missing"),
+        pytest.param(lambda d: d.write_text("x"), r": it is a file, not a directory", id="a-file"),
+        pytest.param(
+            lambda d: d.mkdir(),
+            r": the directory is empty \(it needs train-images-idx3-ubyte\[\.gz\], ",
+            id="empty",
+        ),
+        pytest.param(
             lambda d: (d.mkdir(), (d / "notes.txt").write_text("x")),
             r": missing train-images-idx3-ubyte\[\.gz\], .* \(the directory holds: notes\.txt\)",
+            id="other-files",
         ),
-        (
+        pytest.param(
             lambda d: _truncate(make_tiny().write(d)),
-            r"train-images-idx3-ubyte\.gz: the gzip stream is truncated",
+            r": .*train-images-idx3-ubyte\.gz: the gzip stream is truncated",
+            id="truncated",
         ),
     ],
 )
@@ -176,7 +183,9 @@ def test_a_named_directory_is_the_only_source(tmp_path, tiny, monkeypatch, setup
     _fallbacks_ready(tmp_path, tiny, monkeypatch)
     named = tmp_path / "named"
     setup(named)
-    with pytest.raises(DataError, match=r"cannot load dataset 'tiny' from .*named .*" + message) as err:
+    with pytest.raises(
+        DataError, match=r"cannot load dataset 'tiny' from \S+named \(--data-dir / data_dir\)" + message
+    ) as err:
         load_dataset("tiny", named)  # download allowed: it must not be tried either (no mirrors here)
     assert "a named directory is the only source tried" in str(err.value)
     assert "\n" not in str(err.value)

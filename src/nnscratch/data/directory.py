@@ -245,8 +245,8 @@ def load_dir(
     every file is checked so that ``bad`` lists exactly the files to fetch.
     """
     if not directory.is_dir():
-        what = "is not a directory" if directory.exists() else "does not exist"
-        raise SourceError(f"the directory {what}", list(spec.files.values()))
+        what = "it is a file, not a directory" if directory.exists() else "the directory does not exist"
+        raise SourceError(what, list(spec.files.values()))
     directory = _resolve_dir(spec, directory)
     store = cache_dir(spec)
     located, decoded = _find_files(spec, directory, store)
