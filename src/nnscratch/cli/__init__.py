@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from nnscratch.cli.common import ArgumentParser, UsageError, configure_logging, set_typed_argv
-from nnscratch.errors import NNScratchError
+from nnscratch.errors import DataError, NNScratchError
 
 #: Modules of this package that define verbs, in the order ``--help`` lists them.
 COMMAND_MODULES = ("train", "evaluate", "predict", "report", "data", "sweep")
@@ -53,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except NNScratchError as exc:
-        message = " ".join(str(exc).split())  # one line, even for errors that list several causes
+        # One line; a DataError that lists the sources it tried keeps its one line per source.
+        message = str(exc).strip() if isinstance(exc, DataError) else " ".join(str(exc).split())
         print(f"nnscratch: error: {message}", file=sys.stderr)
         return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:

@@ -152,14 +152,19 @@ def dataset_name(text: str) -> str:
         return text  # argparse then lists the choices
 
 
-def add_data_dir(parser) -> None:
-    """``--data-dir DIR``: the one definition every verb that reads a dataset uses."""
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="directory with the dataset's four IDX files [without it: $NNSCRATCH_DATA, the user cache, "
-        "then a download]",
+#: The help of ``--data-dir``, the same for every verb that loads a dataset.
+DATA_DIR_HELP = (
+    "directory holding the dataset's four IDX files (gzipped or not); when given it is the only source "
+    "tried. Without it: $NNSCRATCH_DATA when set, else the user cache, system copies, then a download"
+)
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> argparse.Action:
+    """Add ``--data-dir DIR`` (``args.data_dir``: a Path, or None) to ``parser``: the one definition
+    every verb that reads a dataset uses."""
+    # "%(default).0s" prints nothing; it stops ArgumentDefaultsHelpFormatter adding "(default: None)".
+    return parser.add_argument(
+        "--data-dir", metavar="DIR", type=Path, default=None, help=DATA_DIR_HELP + "%(default).0s"
     )
 
 
@@ -167,7 +172,7 @@ def add_data_args(parser, dataset_default: str | None = "mnist", dataset_help: s
     """``--data-dir DIR`` and ``--dataset NAME`` (choices from the dataset registry)."""
     from nnscratch.data.registry import REGISTRY
 
-    add_data_dir(parser)
+    add_data_dir_option(parser)
     parser.add_argument(
         "--dataset",
         type=dataset_name,

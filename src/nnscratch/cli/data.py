@@ -1,8 +1,9 @@
 """``nnscratch data info`` and ``nnscratch data fetch``: see and get the datasets.
 
 ``info`` reports, for each registered dataset, where it would be loaded from, whether its checksums
-verify, its sizes and class counts; it never downloads anything. ``fetch`` makes verified copies of a
-dataset's four files available (downloading them when no local copy verifies) and prints where.
+verify, its sizes and class counts; it never downloads anything nor writes the decoded cache. ``fetch``
+makes verified copies of a dataset's four files available (copied from the source ``info`` names, or
+downloaded when no local copy verifies) and prints where.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nnscratch.cli.common import add_data_dir_option
 from nnscratch.data import REGISTRY, Dataset, DownloadOptions, fetch_dataset, load_dataset
+from nnscratch.data.directory import identify
 from nnscratch.data.registry import cache_root, get_spec
 from nnscratch.errors import DataError
 
@@ -34,11 +37,13 @@ def _counts(ds: Dataset, split: str) -> str:
 def describe(ds: Dataset) -> list[str]:
     """The lines ``data info`` prints for a loaded dataset."""
     shape = "x".join(map(str, ds.x_train.shape[1:]))
-    verified = (
-        "yes (md5 and sha256 of the decompressed files match)"
-        if ds.verified
-        else "NO (the checksums differ from the published ones)"
-    )
+    other = None if ds.verified else identify(ds)
+    if ds.verified:
+        verified = "yes (md5 and sha256 of the decompressed files match)"
+    elif other is not None:
+        verified = f"NO: these are the {other.name} files (use --dataset {other.name})"
+    else:
+        verified = "NO (the checksums differ from the published ones)"
     return [
         f"  source:   {ds.source}",
         f"  verified: {verified}",
@@ -57,13 +62,13 @@ def run_info(args: argparse.Namespace) -> int:
             print()
         print(name)
         try:
-            ds = load_dataset(name, args.data_dir, download=False, verify=False)
+            ds = load_dataset(name, args.data_dir, download=False, verify=False, write_cache=False)
         except DataError as exc:
             print(
                 f"  not available here (info never downloads; get it with: nnscratch data fetch "
                 f"--dataset {name})"
             )
-            for line in str(exc).splitlines()[1:]:
+            for line in str(exc).splitlines():
                 print(f"  {line}")
             continue
         for line in describe(ds):
@@ -97,12 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     info.add_argument("--dataset", default=None, help="only this dataset (default: all registered)")
-    info.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="directory to look in first (then $NNSCRATCH_DATA, the user cache, system copies)",
-    )
+    add_data_dir_option(info)
     info.set_defaults(handler=run_info)
     fetch = actions.add_parser(
         "fetch",

@@ -55,7 +55,7 @@ def register(subparsers) -> None:
         help="start a local Dask cluster of N single-threaded worker processes",
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="output directory [sweeps/<name>]")
-    common.add_data_dir(p)
+    common.add_data_dir_option(p)
     p.set_defaults(handler=run_sweep_command)
 
 
