@@ -469,3 +469,13 @@ def test_report_and_evaluate_use_the_models_own_dataset(tmp_path, capsys):
     assert main(["report", str(model), "--out", "rep", "--data-dir", str(FASHION)]) == 0
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "m.npz on fashion-mnist" in html
+
+
+def test_evaluating_a_tutorial_split_model_warns_that_it_saw_test_images(mnist_path, tmp_path, capsys):
+    net = DeepNeuralNetwork([784, 16, 10], epochs=0, seed=0, verbose=False)
+    net.metadata.update(dataset="mnist", split={"split": "tutorial", "val_fraction": 0.15, "seed": 42})
+    model = net.save(tmp_path / "tut.npz")
+    assert main(["evaluate", str(model), "--data-dir", str(mnist_path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n"] == 10000
+    assert "trains on part of the official test set: this test accuracy is optimistic" in captured.err

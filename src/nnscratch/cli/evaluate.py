@@ -50,6 +50,11 @@ def model_dataset(net, typed: str | None) -> str:
 def load_test_set(net, args, what: str = "images"):
     """The dataset for ``net`` (see :func:`model_dataset`), its input width checked against the model."""
     ds = common.load_data(model_dataset(net, args.dataset), args.data_dir)
+    if (net.metadata.get("split") or {}).get("split") == "tutorial" and ds.name == net.metadata.get(
+        "dataset"
+    ):
+        print("nnscratch: warning: the model was trained with --split tutorial, which trains on part of the "
+              "official test set: this test accuracy is optimistic", file=sys.stderr)  # fmt: skip
     if net.sizes[0] != ds.x_test[0].size:
         raise common.UsageError(
             f"{args.model} expects {net.sizes[0]} inputs but {ds.name} {what} have {ds.x_test[0].size} pixels"

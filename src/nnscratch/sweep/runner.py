@@ -351,7 +351,7 @@ def dask_client(address: str | None = None, local_workers: int | None = None) ->
         with client:
             yield client
         return
-    if local_workers < 1:
+    if local_workers is None or local_workers < 1:  # None is excluded above; this tells mypy too
         raise ValueError(f"local_workers must be >= 1, got {local_workers}")
     single = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     with LocalCluster(
