@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from nnscratch.images.preprocess import SIZE, load_images
 
     _require_pillow()
+    if args.show_input is not None:
+        common.check_writable_dir(args.show_input, "--show-input")
     net = common.load_model(args.model)
     n_inputs = int(net.params["W1"].shape[1])
     if n_inputs != SIZE * SIZE:
