@@ -288,7 +288,7 @@ def run_train(args) -> int:
     )
     callbacks = _callbacks(args.progress)
     if args.resume is not None:
-        target = net.metadata.get("target_epochs")
+        target = net.training_state.target_epochs
         print(f"resuming after epoch {len(net.history)} of {target} from {args.resume}")
         net.continue_training(
             x_tr, y_tr, x_val, y_val, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir

@@ -3,12 +3,14 @@
 * A **model** file holds the parameters (``W1``, ``b1``, ...) and metadata: the full configuration,
   the training history and whatever the trainer recorded in ``net.metadata`` (e.g. dataset checksums).
 * A **checkpoint** is a model file plus everything needed to continue training bit for bit: the
-  optimizer's state (``opt/...`` arrays and its step count), the random generator's state, and the
-  early-stopping record. ``train(checkpoint_dir=D)`` keeps ``D/last.npz`` and ``D/best.npz``.
+  optimizer's state (``opt/...`` arrays and its step count), the random generator's state, the
+  early-stopping record and the run's loop control (``training_state``: where the run started, and the
+  epoch it trains up to). ``train(checkpoint_dir=D)`` keeps ``D/last.npz`` and ``D/best.npz``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -50,6 +52,7 @@ def write_checkpoint(net, directory: str | Path, improved: bool) -> Path:
     meta["optimizer_step"] = net.optimizer.t
     meta["rng_state"] = net.rng.bit_generator.state
     meta["best"] = {"value": best["value"], "epoch": best["epoch"], "wait": best["wait"]}
+    meta["training_state"] = dataclasses.asdict(net.training_state)
     last = save_arrays(directory / "last.npz", arrays, meta)
     if improved:
         with open(last, "rb") as src:
@@ -80,6 +83,12 @@ def load_model(cls, path: str | Path):
         raise _fail(path, "its training history is not a list")
     net.history = history
     net.metadata = dict(meta.get("metadata") or {})
+    # a loaded model has no run in progress: continuing it trains no further epochs
+    state = {"run_start": 0, "target_epochs": len(history)}
+    for key in state:  # files written before the loop control left ``metadata``
+        if key in net.metadata:
+            state[key] = net.metadata.pop(key)
+    net.training_state = dataclasses.replace(net.training_state, **state)
     if meta.get("kind") == "checkpoint":
         _restore_training_state(path, net, arrays, meta)
     return net
@@ -109,6 +118,9 @@ def _restore_training_state(path: Path, net, arrays: dict, meta: dict) -> None:
         net.optimizer.load_state_dict({"t": int(meta["optimizer_step"]), "arrays": state})
         net.rng.bit_generator.state = meta["rng_state"]
         best = dict(meta["best"])
+        if "training_state" in meta:
+            state = {k: int(v) for k, v in dict(meta["training_state"]).items()}
+            net.training_state = dataclasses.replace(net.training_state, **state)
     except (KeyError, TypeError, ValueError) as exc:
         raise _fail(path, f"its training state is incomplete ({exc})") from exc
     best_params = {k[len(BEST_PREFIX) :]: v for k, v in arrays.items() if k.startswith(BEST_PREFIX)}
