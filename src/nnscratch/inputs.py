@@ -92,21 +92,23 @@ def is_one_image(x: np.ndarray, n_features: int | None) -> bool:
     return n_features is not None and x.size == n_features and math.prod(x.shape[1:]) != n_features
 
 
-def labels_from(y: np.ndarray, n_classes: int) -> np.ndarray:
+def labels_from(y: np.ndarray, n_classes: int | None = None) -> np.ndarray:
     """Integer class labels (n,) from integer labels (n,) or one-hot rows (n, n_classes).
 
-    Whole-number floats are accepted as labels; anything outside 0..n_classes-1 is a ValueError."""
+    Whole-number floats are accepted as labels; anything outside 0..n_classes-1 (or, without
+    ``n_classes``, below 0) is a ValueError."""
     y = np.asarray(y)
     if y.ndim == 2:
-        if y.shape[1] != n_classes:
+        if n_classes is not None and y.shape[1] != n_classes:
             raise ValueError(f"one-hot labels must have {n_classes} columns, got {y.shape[1]}")
         return y.argmax(axis=1)
     if y.ndim != 1:
         raise ValueError(f"labels must be 1-D integers or 2-D one-hot rows, got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
         raise ValueError(f"labels must be whole numbers, got dtype {y.dtype} with fractions")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must be in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
+    if y.size and (y.min() < 0 or (n_classes is not None and y.max() >= n_classes)):
+        top = "" if n_classes is None else n_classes - 1
+        raise ValueError(f"labels must be in 0..{top}, got {y.min()}..{y.max()}")
     return y.astype(np.intp)
 
 

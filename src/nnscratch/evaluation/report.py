@@ -22,6 +22,8 @@ import numpy as np
 
 from nnscratch._files import atomic_write
 from nnscratch.evaluation import metrics, plots
+from nnscratch.inputs import labels_from
+from nnscratch.losses import log_loss
 
 #: PNG file names written next to the HTML page, with their section titles and captions.
 FIGURES = {
@@ -63,13 +65,6 @@ figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee
 figcaption { color: #555; font-size: 0.9em; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 """
-
-
-def _labels(y: np.ndarray, n_classes: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == n_classes:
-        return y.argmax(axis=1).astype(np.int64)
-    return y.reshape(-1).astype(np.int64)
 
 
 def _e(value: Any) -> str:
@@ -194,7 +189,7 @@ def write_report(
         raise ValueError("write_report needs at least one test image")
     proba = np.asarray(model.predict_proba(x.reshape(len(x), -1)), dtype=np.float64)
     n_classes = proba.shape[1]
-    y_true = _labels(y_test, n_classes)
+    y_true = labels_from(y_test, n_classes)
     if len(y_true) != len(x):
         raise ValueError(f"{len(x)} test images but {len(y_true)} labels")
     y_pred = proba.argmax(axis=1)
@@ -204,7 +199,7 @@ def write_report(
     precision, recall, f1 = (np.asarray(a, dtype=np.float64) for a in metrics.precision_recall_f1(cm))
     acc = float(metrics.accuracy(y_true, y_pred))
     ece = metrics.expected_calibration_error(proba, y_true, n_bins)[0]
-    log_loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y_true)), y_true], 1e-12, None))))
+    mean_log_loss = float(log_loss(proba[np.arange(len(y_true)), y_true], 1e-12).mean())
 
     history = getattr(model, "history", None) or (getattr(model, "metadata", None) or {}).get("history") or []
     written: list[Path] = []
@@ -227,7 +222,7 @@ def write_report(
             _card("misclassified", f"{int((y_true != y_pred).sum())} of {len(y_true)}"),
             _card(f"ECE ({n_bins} bins)", _pct(ece)),
             _card("mean confidence", _pct(float(confidence.mean()))),
-            _card("test log-loss", f"{log_loss:.4f}"),
+            _card("test log-loss", f"{mean_log_loss:.4f}"),
         ]
     )
     learning = (

@@ -17,6 +17,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from nnscratch._optional import require
+
 
 class Callback:
     """Base class with do-nothing hooks; override the ones you need."""
@@ -54,11 +56,7 @@ class ProgressBar(Callback):
     """A tqdm progress bar over the samples of each epoch, plus the epoch line printed above it."""
 
     def __init__(self, file=None) -> None:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("progress bars need tqdm: pip install 'nnscratch[cli]'") from exc
-        self._tqdm = tqdm
+        self._tqdm = require("tqdm.auto", "cli", "a progress bar").tqdm
         self.file = file or sys.stderr
         self.bar = None
         self.epochs = 0

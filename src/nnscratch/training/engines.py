@@ -27,7 +27,7 @@ import numpy as np
 
 from nnscratch._optional import optional
 from nnscratch.inputs import scale_pixels
-from nnscratch.losses import CrossEntropy, softmax
+from nnscratch.losses import CrossEntropy, log_loss, softmax
 from nnscratch.network import Network
 from nnscratch.training.optimizers import Optimizer
 
@@ -198,7 +198,7 @@ class PerSampleEngine:
             np.matmul(D1[:m].T, X, out=self.dW1)  # the block's first-layer updates, all at once
             Wb[0] -= self.dW1
         if isinstance(net.loss, CrossEntropy):
-            return float(np.sum(-np.log(np.maximum(losses, np.finfo(dtype).tiny))))
+            return float(np.sum(log_loss(losses, np.finfo(dtype).tiny)))
         return float(np.sum(losses))
 
     def _block(
@@ -306,7 +306,7 @@ class BatchEngine:
         rows = np.arange(m)
         if isinstance(net.loss, CrossEntropy):
             delta = softmax(zL, out=self.delta[L][:m])
-            loss = float(-np.log(np.maximum(delta[rows, y], np.finfo(net.dtype).tiny)).sum())
+            loss = float(log_loss(delta[rows, y], np.finfo(net.dtype).tiny).sum())
             delta[rows, y] -= 1.0
             delta *= 1.0 / m
         else:
