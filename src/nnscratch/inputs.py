@@ -63,11 +63,16 @@ def scale_pixels(x: np.ndarray, dtype: DTypeLike = np.float32, out: np.ndarray |
         if x.dtype.kind == "f":
             out[...] = x
         else:
-            np.divide(x, dtype.type(PIXEL_SCALE), out=out)
+            np.divide(x, _scale(dtype), out=out)
         return out
     if x.dtype.kind == "f":
         return x.astype(dtype, copy=False)
-    return np.divide(x, dtype.type(PIXEL_SCALE), dtype=dtype)
+    return np.divide(x, _scale(dtype), dtype=dtype)
+
+
+def _scale(dtype: np.dtype) -> np.ndarray:
+    """255 as a 0-d array of ``dtype``, so a uint8 image is divided in ``dtype``, rounded once."""
+    return np.asarray(PIXEL_SCALE, dtype=dtype)
 
 
 def as_float_input(x: np.ndarray, dtype: DTypeLike = np.float32, n_features: int | None = None) -> np.ndarray:

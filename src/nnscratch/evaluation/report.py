@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -167,6 +167,17 @@ def _model_config(model: Any) -> dict[str, Any]:
     return config
 
 
+class ProbabilisticModel(Protocol):
+    """What :func:`write_report` needs of a model: class probabilities and first-layer weights
+    (a :class:`~nnscratch.network.Network` is one).
+    ``history``, ``metadata`` and ``training_config()``/``config()`` are used when present."""
+
+    @property
+    def params(self) -> Mapping[str, np.ndarray]: ...
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass
 class _Evaluation:
     """What the report shows about a model on a test set."""
@@ -184,7 +195,7 @@ class _Evaluation:
     log_loss: float
 
 
-def _evaluate(model: Any, x: np.ndarray, y_test: np.ndarray, n_bins: int) -> _Evaluation:
+def _evaluate(model: ProbabilisticModel, x: np.ndarray, y_test: np.ndarray, n_bins: int) -> _Evaluation:
     proba = np.asarray(model.predict_proba(x.reshape(len(x), -1)), dtype=np.float64)
     n_classes = proba.shape[1]
     y_true = labels_from(y_test, n_classes)
@@ -202,7 +213,7 @@ def _evaluate(model: Any, x: np.ndarray, y_test: np.ndarray, n_bins: int) -> _Ev
 
 
 def _write_figures(
-    model: Any, x: np.ndarray, ev: _Evaluation, history: list, out: Path, n_bins: int
+    model: ProbabilisticModel, x: np.ndarray, ev: _Evaluation, history: list, out: Path, n_bins: int
 ) -> list[Path]:
     """The PNGs of the report, learning curves first (when there is a history)."""
     written: list[Path] = []
@@ -232,7 +243,7 @@ def _cards(ev: _Evaluation, n_bins: int) -> str:
 
 
 def write_report(
-    model: Any,
+    model: ProbabilisticModel,
     x_test: np.ndarray,
     y_test: np.ndarray,
     out_dir: str | os.PathLike[str],

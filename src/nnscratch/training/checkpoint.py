@@ -12,19 +12,43 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from nnscratch._files import atomic_write
 from nnscratch.errors import ModelFileError
 from nnscratch.training.modelfile import load_arrays, save_arrays
+from nnscratch.training.optimizers import Optimizer
 
 OPT_PREFIX = "opt/"
 BEST_PREFIX = "best/"
 
 
-def _model_metadata(net, kind: str) -> dict:
+class Checkpointable(Protocol):
+    """What this module needs of a network (:class:`~nnscratch.training.trainer.DeepNeuralNetwork` is one)."""
+
+    @property
+    def params(self) -> Mapping[str, np.ndarray]: ...
+    @property
+    def history(self) -> list[dict]: ...
+    @property
+    def metadata(self) -> dict: ...
+    @property
+    def best(self) -> dict: ...
+    @property
+    def optimizer(self) -> Optimizer: ...
+    @property
+    def rng(self) -> np.random.Generator: ...
+    @property
+    def training_state(self) -> Any: ...  # a dataclass: the run's loop control
+
+    def training_config(self) -> dict: ...
+
+
+def _model_metadata(net: Checkpointable, kind: str) -> dict:
     from nnscratch._version import __version__
     return {
         "kind": kind,
@@ -35,12 +59,12 @@ def _model_metadata(net, kind: str) -> dict:
     }
 
 
-def save_model(net, path: str | Path) -> Path:
+def save_model(net: Checkpointable, path: str | Path) -> Path:
     """Write ``net``'s parameters and metadata to ``path`` atomically."""
     return save_arrays(path, net.params, _model_metadata(net, "model"))
 
 
-def write_checkpoint(net, directory: str | Path, improved: bool) -> Path:
+def write_checkpoint(net: Checkpointable, directory: str | Path, improved: bool) -> Path:
     """Write the full training state to ``directory/last.npz`` (and ``best.npz`` when ``improved``)."""
     directory = Path(directory)
     arrays = dict(net.params)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -122,13 +123,14 @@ class PerSampleEngine:
         self.net, self.chunk, self.block = net, int(chunk), int(block)
         L, bias, dtype, widths = net.n_layers, int(net.bias), net.dtype, net.sizes
         self.ger = rank1(use_blas, dtype)
+        # Lists indexed by layer number as in the maths: a None where a layer has no such buffer.
         # a[l] is the (augmented) input of layer l+1: n_l values then a 1 for the bias; a[0] is a row of x0.
-        self.a = [None] + [np.ones(n + bias, dtype=dtype) for n in widths[1:-1]]
-        self.h = [None] + [self.a[l][: widths[l]] for l in range(1, L)]  # h[l]: the activations in a[l]
-        self.z = [None] + [np.empty(n, dtype=dtype) for n in widths[1:]]  # z[l], l = 1..L
-        self.delta = [None] + [np.empty(n, dtype=dtype) for n in widths[1:]]
-        self.back = [None, None] + [np.empty(n + bias, dtype=dtype) for n in widths[1:-1]]  # W_lᵀ·delta_l
-        self.da = [None, None] + [self.back[l][: widths[l - 1]] for l in range(2, L + 1)]
+        self.a: list[Any] = [None] + [np.ones(n + bias, dtype=dtype) for n in widths[1:-1]]
+        self.h: list[Any] = [None] + [self.a[l][: widths[l]] for l in range(1, L)]  # activations in a[l]
+        self.z: list[Any] = [None] + [np.empty(n, dtype=dtype) for n in widths[1:]]  # z[l], l = 1..L
+        self.delta: list[Any] = [None] + [np.empty(n, dtype=dtype) for n in widths[1:]]
+        self.back: list[Any] = [None, None] + [np.empty(n + bias, dtype=dtype) for n in widths[1:-1]]  # Wᵀ·δ
+        self.da: list[Any] = [None, None] + [self.back[l][: widths[l - 1]] for l in range(2, L + 1)]
         self.x0 = np.ones((chunk, widths[0] + bias), dtype=dtype)
         self.augmented: np.ndarray | None = None  # augment's output, made on first use
         self.Z1 = np.empty((block, widths[1]), dtype=dtype)  # W1·x for the block's samples
@@ -142,8 +144,8 @@ class PerSampleEngine:
         # activation specialised to each hidden width
         self.WbT = [W.T for W in net.Wb]
         self.W_dot = [W.dot for W in net.Wb]
-        self.delta_dot = [None, None] + [self.delta[l].dot for l in range(2, L + 1)]
-        self.forward = [None] + [net.activation.vector_forward(n) for n in widths[1:-1]]
+        self.delta_dot: list[Any] = [None, None] + [self.delta[l].dot for l in range(2, L + 1)]
+        self.forward: list[Any] = [None] + [net.activation.vector_forward(n) for n in widths[1:-1]]
         self.eye = np.eye(widths[-1], dtype=dtype)
 
     def _tails(self, m: int) -> tuple[list, list]:
@@ -262,14 +264,18 @@ class BatchEngine:
         L = net.n_layers
         # A[l]: input of layer l+1, a 1 appended per row for the bias. H[l]: activations before dropout.
         self.A = [np.ones((n, w + bias), dtype=dtype) for w in widths[:-1]]
-        self.H = [None] + [
+        self.H: list[Any] = [None] + [
             np.empty((n, widths[l]), dtype=dtype) if dropout else self.A[l][:, : widths[l]]
             for l in range(1, L)
         ]
-        self.masks = [None] + [np.empty((n, widths[l]), dtype=dtype) for l in range(1, L)] if dropout else []
-        self.Z = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]
-        self.delta = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]  # ∂L/∂Z_l
-        self.back = [None, None] + [np.empty((n, w + bias), dtype=dtype) for w in widths[1:-1]]
+        self.masks: list[Any] = (
+            [None] + [np.empty((n, widths[l]), dtype=dtype) for l in range(1, L)] if dropout else []
+        )
+        self.Z: list[Any] = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]
+        self.delta: list[Any] = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]  # ∂L/∂Z_l
+        self.back: list[Any] = [None, None] + [
+            np.empty((n, w + bias), dtype=dtype) for w in widths[1:-1]
+        ]
         self.dWb = [np.zeros_like(Wb) for Wb in net.Wb]
         self.augmented: np.ndarray | None = None  # augment's output, made on first use
         self.grads: dict[str, np.ndarray] = {}
@@ -290,6 +296,8 @@ class BatchEngine:
         returns the summed (not mean) data loss of the batch."""
         if sgd_lr is not None and self.l2:
             raise ValueError("the fused SGD step has no L2 term; call without sgd_lr and use self.grads")
+        if self.dropout and rng is None:
+            raise ValueError("dropout draws its masks from rng: pass a np.random.Generator")
         net, L, act = self.net, self.net.n_layers, self.net.activation
         widths = net.sizes
         for l in range(1, L + 1):  # Z_l = [A_{l-1} | 1] @ Wb_lᵀ  (= A @ Wᵀ + b)
@@ -298,6 +306,7 @@ class BatchEngine:
                 act.forward(self.Z[l][:m], out=self.H[l][:m])
                 if self.dropout:  # inverted dropout: keep with prob 1-r, scale by 1/(1-r)
                     mask = self.masks[l][:m]
+                    assert rng is not None  # checked above
                     rng.random(dtype=mask.dtype, out=mask)
                     np.greater_equal(mask, self.dropout, out=mask)
                     mask *= 1.0 / (1.0 - self.dropout)
