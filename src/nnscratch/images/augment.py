@@ -299,7 +299,9 @@ def _resample(ws: _Workspace, grid: np.ndarray, src: np.ndarray, maps: np.ndarra
     cell += ws.image_offset[:m]
     idx = ws.index[:m]
     idx[...] = cell
-    g = np.take(ws.quads_flat, idx.reshape(-1), out=ws.gathered[: m * h * w]).view(np.float32)
+    # mode="clip": the indices are in range by construction, and with the default mode="raise" np.take
+    # gathers into a temporary copy of ``out`` first
+    g = np.take(ws.quads_flat, idx.reshape(-1), out=ws.gathered[: m * h * w], mode="clip").view(np.float32)
     g = g.reshape(m, h * w, 4)
 
     # Bilinear blend as three lerps a + f * (b - a): exact when f == 0, and within [a, b].
