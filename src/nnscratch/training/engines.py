@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from nnscratch._optional import optional
-from nnscratch.inputs import scale_pixels
+from nnscratch.inputs import one_hot, scale_pixels
 from nnscratch.losses import CrossEntropy, log_loss, softmax
 from nnscratch.network import Network
 from nnscratch.training.optimizers import Optimizer
@@ -319,7 +319,7 @@ class BatchEngine:
             delta[rows, y] -= 1.0
             delta *= 1.0 / m
         else:
-            t = np.eye(widths[-1], dtype=net.dtype)[y]
+            t = one_hot(y, widths[-1], net.dtype)
             loss = net.loss.value(zL, t) * m
             delta = net.loss.delta(zL, t)
         for l in range(L, 0, -1):
