@@ -118,8 +118,9 @@ def labels_from(y: np.ndarray, n_classes: int | None = None) -> np.ndarray:
 
 
 def one_hot(labels: np.ndarray, n_classes: int, dtype: DTypeLike = np.float32) -> np.ndarray:
-    """One-hot rows (n, n_classes) for integer labels (n,) (checked by :func:`labels_from`)."""
-    return np.eye(n_classes, dtype=dtype)[labels_from(labels, n_classes)]
+    """One-hot rows ``labels.shape + (n_classes,)`` of integer labels already known to be in range
+    (:func:`labels_from` checks them)."""
+    return np.eye(n_classes, dtype=dtype)[labels]
 
 
 def targets_like(y: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -130,7 +131,7 @@ def targets_like(y: np.ndarray, z: np.ndarray) -> np.ndarray:
     k = z.shape[-1]
     if z.ndim == 1:
         if y.ndim == 0:
-            return one_hot(y[None], k, z.dtype)[0]
+            return one_hot(labels_from(y[None], k)[0], k, z.dtype)
         if y.shape == (k,):
             return y.astype(z.dtype, copy=False)
         raise ValueError(f"one sample needs a label or a one-hot vector of length {k}, got shape {y.shape}")
@@ -141,4 +142,4 @@ def targets_like(y: np.ndarray, z: np.ndarray) -> np.ndarray:
             f"{z.shape[0]} samples need {z.shape[0]} labels or a ({z.shape[0]}, {k}) one-hot array, "
             f"got shape {y.shape}"
         )
-    return one_hot(y, k, z.dtype)
+    return one_hot(labels_from(y, k), k, z.dtype)
