@@ -201,9 +201,13 @@ class DeepNeuralNetwork(Network):
         y_val: np.ndarray | None = None,
         callbacks: Sequence[Callback] | None = None,
         checkpoint_dir: str | Path | None = None,
+        until: int | None = None,
     ) -> list[dict]:
         """Run the epochs an interrupted :meth:`train` still owed, on a network loaded from its
-        checkpoint (:meth:`resume` loads and calls this); return the history."""
+        checkpoint (:meth:`resume` loads and calls this); return the history. ``until`` moves the
+        run's end: train on until the history has that many epochs."""
+        if until is not None:
+            self.training_state = dataclasses.replace(self.training_state, target_epochs=int(until))
         return self._fit(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
 
     def _run_epoch(self, epoch, x, labels, val, callbacks) -> dict:
