@@ -43,6 +43,28 @@ def fill_inputs(x: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
     scale_pixels(x[idx], out=out)
 
 
+class InputLoader:
+    """Puts the rows ``x[idx]`` of a data set, scaled (:func:`fill_inputs`) and, given ``augment``,
+    augmented, into the first rows of ``buffer`` (rows, n_in): an engine's input buffer, possibly a
+    view into a wider one. The augmentation's float32 output buffer is made on first use."""
+
+    def __init__(self, buffer: np.ndarray) -> None:
+        self.buffer = buffer
+        self.augmented: np.ndarray | None = None
+
+    def load(self, x: np.ndarray, idx: np.ndarray, augment: Augment | None = None) -> np.ndarray:
+        """The (len(idx), n_in) block of the buffer, filled."""
+        inputs = self.buffer[: len(idx)]
+        fill_inputs(x, idx, inputs)
+        if augment is not None:
+            if self.augmented is None:
+                self.augmented = np.empty(self.buffer.shape, dtype=np.float32)
+            out = self.augmented[: len(idx)]
+            augment(inputs, out)
+            inputs[...] = out
+        return inputs
+
+
 def _blas(name: str, dtype: np.dtype) -> Callable | None:
     """SciPy's BLAS routine ``s<name>``/``d<name>`` when SciPy is installed (the ``fast`` extra)."""
     blas = optional("scipy.linalg.blas")
@@ -82,21 +104,15 @@ def sgd_per_sample_epoch(
     order: np.ndarray,
     lrs: np.ndarray,
     *,
-    augment: Augment | None = None,
-    on_progress: Progress | None = None,
     chunk: int = 1024,
     block: int = 64,
     use_blas: bool = True,
-    blas_threads: int | None = 1,
+    **options: Any,
 ) -> float:
-    """One epoch of the tutorial's SGD (see :class:`PerSampleEngine`); returns the summed loss.
-
-    ``blas_threads``: every BLAS in the process is limited to this many threads while the epoch runs
-    (and restored afterwards); ``None`` leaves the BLAS thread settings alone."""
+    """One epoch of the tutorial's SGD in a new :class:`PerSampleEngine`; returns the summed loss.
+    ``options``: ``augment``, ``on_progress`` and ``blas_threads`` of :meth:`PerSampleEngine.epoch`."""
     engine = PerSampleEngine(net, chunk=chunk, block=block, use_blas=use_blas)
-    return engine.epoch(
-        x, labels, order, lrs, augment=augment, on_progress=on_progress, blas_threads=blas_threads
-    )
+    return engine.epoch(x, labels, order, lrs, **options)
 
 
 class PerSampleEngine:
@@ -132,7 +148,7 @@ class PerSampleEngine:
         self.back: list[Any] = [None, None] + [np.empty(n + bias, dtype=dtype) for n in widths[1:-1]]  # Wᵀ·δ
         self.da: list[Any] = [None, None] + [self.back[l][: widths[l - 1]] for l in range(2, L + 1)]
         self.x0 = np.ones((chunk, widths[0] + bias), dtype=dtype)
-        self.augmented: np.ndarray | None = None  # augment's output, made on first use
+        self.loader = InputLoader(self.x0[:, : widths[0]])
         self.Z1 = np.empty((block, widths[1]), dtype=dtype)  # W1·x for the block's samples
         self.G = np.empty((block, block), dtype=dtype)  # x_s·x_t within the block
         self.D1 = np.empty((block, widths[1]), dtype=dtype)  # delta1_s of the block's samples
@@ -167,19 +183,15 @@ class PerSampleEngine:
     ) -> float:
         """One epoch over ``order`` with learning rate ``lrs[t]`` at step t; the summed loss.
 
-        ``blas_threads``: see :func:`sgd_per_sample_epoch` (1 by default: these products are tiny)."""
-        total, n_in = 0.0, self.net.sizes[0]
+        ``blas_threads``: every BLAS in the process is limited to this many threads while the epoch
+        runs (1 by default: these products are far too small to share) and restored afterwards;
+        ``None`` leaves the BLAS thread settings alone."""
+        total = 0.0
         with limit_blas_threads(blas_threads):
             for start in range(0, len(order), self.chunk):
                 idx = order[start : start + self.chunk]
                 k = len(idx)
-                inputs = self.x0[:k, :n_in]
-                fill_inputs(x, idx, inputs)
-                if augment is not None:
-                    if self.augmented is None:
-                        self.augmented = np.empty((self.chunk, n_in), dtype=np.float32)
-                    augment(inputs, self.augmented[:k])
-                    inputs[...] = self.augmented[:k]
+                self.loader.load(x, idx, augment)
                 total += self._chunk(k, labels[idx].tolist(), lrs[start : start + k].tolist())
                 if on_progress is not None:
                     on_progress(k)
@@ -277,7 +289,7 @@ class BatchEngine:
             np.empty((n, w + bias), dtype=dtype) for w in widths[1:-1]
         ]
         self.dWb = [np.zeros_like(Wb) for Wb in net.Wb]
-        self.augmented: np.ndarray | None = None  # augment's output, made on first use
+        self.loader = InputLoader(self.A[0][:, : widths[0]])
         self.grads: dict[str, np.ndarray] = {}
         for l, dWb in enumerate(self.dWb, start=1):
             self.grads[f"W{l}"] = dWb[:, : widths[l - 1]]
@@ -356,19 +368,13 @@ class BatchEngine:
         """One epoch of mini-batches in ``order``: batch i is trained with learning rate ``lrs[i]`` and
         stepped by ``optimizer`` (plain SGD without L2 is fused into the backward pass, and counted as
         one optimizer step); ``rng`` draws the dropout masks. Returns the summed loss."""
-        batch, n_in = self.A[0].shape[0], self.net.sizes[0]
+        batch = self.A[0].shape[0]
         fuse_sgd = optimizer.is_plain_sgd and not self.l2
         total, pending = 0.0, 0
         for i, start in enumerate(range(0, len(order), batch)):
             idx = order[start : start + batch]
             m = len(idx)
-            xb = self.inputs(m)
-            fill_inputs(x, idx, xb)
-            if augment is not None:
-                if self.augmented is None:
-                    self.augmented = np.empty((batch, n_in), dtype=np.float32)
-                augment(xb, self.augmented[:m])
-                xb[...] = self.augmented[:m]
+            self.loader.load(x, idx, augment)
             optimizer.lr = float(lrs[i])
             if fuse_sgd:  # plain SGD: the step is taken inside the backward pass
                 total += self.forward_backward(m, labels[idx], rng, sgd_lr=optimizer.lr)
