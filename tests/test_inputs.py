@@ -77,6 +77,7 @@ def test_labels_and_one_hot():
 
 
 def test_a_missing_dependency_is_one_line_naming_the_extra(monkeypatch):
+    pytest.importorskip("PIL.Image")  # a submodule imported before must not hide the missing package
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(MissingDependency) as info:
         require("PIL.Image", "plots", "reading images")

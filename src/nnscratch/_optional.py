@@ -26,7 +26,7 @@ def require(
     """Import ``module`` for ``purpose``; when it is missing, raise ``error`` with one line such as
     ``drawing plots needs matplotlib, which is not installed: pip install 'nnscratch[plots]'``."""
     try:
-        return importlib.import_module(module)
+        return _import(module)
     except ImportError as exc:
         top = module.split(".")[0]
         name = _DISTRIBUTIONS.get(top, top)
@@ -37,6 +37,13 @@ def require(
 def optional(module: str) -> ModuleType | None:
     """``module`` when it can be imported, else None (for optional speed-ups)."""
     try:
-        return importlib.import_module(module)
+        return _import(module)
     except ImportError:
         return None
+
+
+def _import(module: str) -> ModuleType:
+    """``import module``, its top-level package first, so a package that is missing (or blocked with
+    ``sys.modules[name] = None``) fails even when one of its submodules was imported before."""
+    importlib.import_module(module.partition(".")[0])
+    return importlib.import_module(module)
