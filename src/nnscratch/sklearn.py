@@ -38,8 +38,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "nnscratch.sklearn needs scikit-learn >= 1.6: pip install 'nnscratch[sklearn]'"
     ) from exc
 
-ACTIVATIONS = {"logistic": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu",
-               "leaky_relu": "leaky_relu"}
+ACTIVATIONS = {
+    "logistic": "sigmoid",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+}
 SOLVERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 LEARNING_RATES = ("constant", "adaptive", "step", "exponential", "cosine")
 LOSSES = {"log_loss": "cross_entropy", "squared_error": "sum_of_squares"}
@@ -205,8 +210,13 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         hidden = [hidden] if isinstance(hidden, numbers.Integral) else list(hidden)
         if not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
-        choices = {"activation": ACTIVATIONS, "solver": SOLVERS, "loss": LOSSES, "init": INITS,
-                   "dtype": DTYPES}
+        choices = {
+            "activation": ACTIVATIONS,
+            "solver": SOLVERS,
+            "loss": LOSSES,
+            "init": INITS,
+            "dtype": DTYPES,
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
@@ -233,7 +243,8 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise DataError(
                 f"y has only one class ({classes[0]!r} if any): a classifier needs at least 2 classes"
-                if len(classes) else "y has no class labels: a classifier needs at least 2 classes"
+                if len(classes)
+                else "y has no class labels: a classifier needs at least 2 classes"
             )
         hidden = self.hidden_layer_sizes
         hidden = [int(hidden)] if isinstance(hidden, numbers.Integral) else [int(h) for h in hidden]
@@ -243,9 +254,16 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
             init = "he" if activation in ("relu", "leaky_relu") else "xavier"
         self.classes_ = classes
         self.network_ = DeepNeuralNetwork(
-            sizes=[n_features, *hidden, len(classes)], epochs=1, l_rate=float(self.learning_rate_init),
-            activation=activation, loss=LOSSES[self.loss], init=init, optimizer=self._optimizer_spec(),
-            schedule="constant", seed=self._seed(), verbose=False,
+            sizes=[n_features, *hidden, len(classes)],
+            epochs=1,
+            l_rate=float(self.learning_rate_init),
+            activation=activation,
+            loss=LOSSES[self.loss],
+            init=init,
+            optimizer=self._optimizer_spec(),
+            schedule="constant",
+            seed=self._seed(),
+            verbose=False,
             dtype=np.dtype(x_dtype if self.dtype == "auto" else self.dtype),
         )
         self._sync_network()
@@ -299,7 +317,10 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
 
     def _validation_split(self, X, labels):
         x_tr, x_val, y_tr, y_val = train_test_split(
-            X, labels, test_size=self.validation_fraction, stratify=labels,
+            X,
+            labels,
+            test_size=self.validation_fraction,
+            stratify=labels,
             random_state=self.random_state,
         )
         if len(y_val) < 2:
