@@ -260,7 +260,7 @@ def run_train(args) -> int:
         args.checkpoint_dir = args.checkpoint_dir or args.resume
     else:
         try:
-            net = build_network(args.preset, **_options(args))
+            net = build_network(args.preset, args.dataset, **_options(args))
         except ValueError as exc:
             raise NNScratchError(str(exc)) from exc
     ds = _load(args)
