@@ -53,6 +53,7 @@ def test_sklearn_conformance(estimator, check):
     check(estimator)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_computes_in_the_float_type_of_the_training_data(blobs):
     """scikit-learn's convention (MLPClassifier's): float32 data -> float32 network, float64 -> float64,
     so float64 predictions are the same on a batch and on its subsets (check_methods_subset_invariance)."""
