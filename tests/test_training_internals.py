@@ -24,8 +24,16 @@ def data(rng, n=192):
 
 
 def net_(**kw):
-    options = {"sizes": [784, 12, 10], "epochs": 1, "batch_size": 16, "optimizer": "adam",
-               "l_rate": 0.01, "seed": 3, "verbose": False, "augment": {"max_shift": 1.0}}
+    options = {
+        "sizes": [784, 12, 10],
+        "epochs": 1,
+        "batch_size": 16,
+        "optimizer": "adam",
+        "l_rate": 0.01,
+        "seed": 3,
+        "verbose": False,
+        "augment": {"max_shift": 1.0},
+    }
     return DeepNeuralNetwork(**{**options, **kw})
 
 

@@ -205,7 +205,14 @@ def _evaluate(model: ProbabilisticModel, x: np.ndarray, y_test: np.ndarray, n_bi
     cm = np.asarray(metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes))
     precision, recall, f1 = (np.asarray(a, dtype=np.float64) for a in metrics.precision_recall_f1(cm))
     return _Evaluation(
-        proba, y_true, y_pred, proba.max(axis=1), cm, precision, recall, f1,
+        proba,
+        y_true,
+        y_pred,
+        proba.max(axis=1),
+        cm,
+        precision,
+        recall,
+        f1,
         accuracy=float(metrics.accuracy(y_true, y_pred)),
         ece=metrics.expected_calibration_error(proba, y_true, n_bins)[0],
         log_loss=float(log_loss(proba[np.arange(len(y_true)), y_true], 1e-12).mean()),

@@ -174,9 +174,7 @@ def _as_images(x: np.ndarray) -> np.ndarray:
         return x.reshape(len(x), side, side)
     if x.ndim == 3 and x.shape[1] > 0 and x.shape[2] > 0:
         return x
-    raise AugmentationError(
-        f"images must have shape (n, side*side) or (n, height, width), got {x.shape}."
-    )
+    raise AugmentationError(f"images must have shape (n, side*side) or (n, height, width), got {x.shape}.")
 
 
 @lru_cache(maxsize=8)

@@ -50,6 +50,7 @@ class Checkpointable(Protocol):
 
 def _model_metadata(net: Checkpointable, kind: str) -> dict:
     from nnscratch._version import __version__
+
     return {
         "kind": kind,
         "nnscratch_version": __version__,

@@ -285,9 +285,7 @@ class BatchEngine:
         )
         self.Z: list[Any] = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]
         self.delta: list[Any] = [None] + [np.empty((n, w), dtype=dtype) for w in widths[1:]]  # ∂L/∂Z_l
-        self.back: list[Any] = [None, None] + [
-            np.empty((n, w + bias), dtype=dtype) for w in widths[1:-1]
-        ]
+        self.back: list[Any] = [None, None] + [np.empty((n, w + bias), dtype=dtype) for w in widths[1:-1]]
         self.dWb = [np.zeros_like(Wb) for Wb in net.Wb]
         self.loader = InputLoader(self.A[0][:, : widths[0]])
         self.grads: dict[str, np.ndarray] = {}

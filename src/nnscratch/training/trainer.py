@@ -223,8 +223,14 @@ class DeepNeuralNetwork(Network):
         start = time.perf_counter()
         if self.uses_per_sample_kernel:
             total = sgd_per_sample_epoch(
-                self, x, labels, order, lrs,
-                augment=augment, on_progress=notify, blas_threads=self.blas_threads,
+                self,
+                x,
+                labels,
+                order,
+                lrs,
+                augment=augment,
+                on_progress=notify,
+                blas_threads=self.blas_threads,
             )
         else:
             total = self._batch_engine().epoch(
