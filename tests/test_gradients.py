@@ -162,6 +162,7 @@ def test_softmax_and_losses_are_stable_for_huge_logits():
 
 def test_sigmoid_without_scipy_is_the_same_function(monkeypatch):
     from nnscratch import activations
+
     if activations._expit() is None:
         pytest.skip("SciPy is not installed: only one sigmoid to compare")
     assert activations.Sigmoid().vector_forward(128) is activations._expit()
