@@ -66,7 +66,7 @@ def to_html(nb) -> str:
 
 def _write_text(path: Path, text: str) -> Path:
     """Write ``text`` atomically (temporary file beside ``path``, then rename)."""
-    from nnscratch.atomicfile import atomic_write
+    from nnscratch._files import atomic_write
 
     return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 

@@ -41,16 +41,16 @@ from IPython.display import Image, display
 import nnscratch
 from nnscratch import DeepNeuralNetwork, Network
 from nnscratch.data import load_mnist, to_categorical, train_test_split
-from nnscratch.gradcheck import gradcheck
-from nnscratch.losses import get_loss, softmax
-from nnscratch.metrics import confusion_matrix
-from nnscratch.plots import (
+from nnscratch.evaluation.metrics import confusion_matrix
+from nnscratch.evaluation.plots import (
     plot_confusion_matrix,
     plot_first_layer_weights,
     plot_learning_curves,
     plot_misclassified,
 )
-from nnscratch.presets import build_network
+from nnscratch.gradcheck import gradcheck
+from nnscratch.losses import get_loss, softmax
+from nnscratch.training.presets import build_network
 
 NOTEBOOK_START = time.perf_counter()
 FIGURES = Path(tempfile.mkdtemp(prefix="nnscratch-tutorial-"))

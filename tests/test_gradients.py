@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from nnscratch.activations import ACTIVATIONS, get_activation
-from nnscratch.fastpath import BatchEngine
 from nnscratch.gradcheck import gradcheck
 from nnscratch.gradcheck import numerical_gradient as numeric_grad
 from nnscratch.gradcheck import relative_error as rel_error
+from nnscratch.inputs import targets_like
 from nnscratch.losses import LOSSES, get_loss, softmax
-from nnscratch.network import Network, targets_like
+from nnscratch.network import Network
+from nnscratch.training.engines import BatchEngine
 
 # The project's one gradient-check rule (float64 central differences, error relative to the gradient's
 # scale): see nnscratch.gradcheck. Tolerance 1e-6; correct gradients agree to ~1e-9.

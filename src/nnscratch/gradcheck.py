@@ -22,7 +22,7 @@ has a gradient of 1e-12 and a numeric estimate of round-off noise), which would 
 is smaller than that everywhere is compared absolutely. The error is 0 for identical arrays and about 1
 (or more) when the analytic gradient is unrelated to the loss.
 
-This module belongs to the maths layer: it uses only NumPy and the readable
+This module belongs to the maths layer: it uses only NumPy, :mod:`nnscratch.inputs` and the readable
 :class:`~nnscratch.network.Network`.
 """
 
@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnscratch.network import Network, targets_like
+from nnscratch.inputs import targets_like
+from nnscratch.network import Network
 
 DEFAULT_EPS = 1e-5
 DEFAULT_THRESHOLD = 1e-6
