@@ -160,7 +160,7 @@ print(f"{'initialisation':<22}" + "".join(f"  z{l} std  sat{l}" for l in (1, 2, 
 for name, rows in spread.items():
     print(f"{name:<22}" + "".join(f"  {s:6.2f}  {f:5.0%}" for s, f in rows))
 
-fig, ax = plt.subplots(figsize=(7, 3.2))
+fig, ax = plt.subplots(figsize=(8, 3.2), layout="constrained")
 width = 0.27
 for i, (name, rows) in enumerate(spread.items()):
     ax.bar(np.arange(3) + (i - 1) * width, [s for s, _ in rows], width, label=name)
@@ -168,7 +168,7 @@ ax.set_xticks(range(3), ["layer 1 (784→128)", "layer 2 (128→64)", "layer 3 (
 ax.set_yscale("log")
 ax.set_ylabel("standard deviation of z (log scale)")
 ax.set_title("Figure 2. Spread of the pre-activations at initialisation, 1,000 images")
-ax.legend()
+ax.legend(title="weights", loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.show()
 assert spread["randn (scale 1)"][0][1] > 0.5  # plain randn: most first-layer sigmoids saturated
 assert all(f < 0.01 for _, f in spread["fixed: √(1/n_in)"])  # √(1/n_in): almost none
@@ -412,13 +412,15 @@ schedules = {}
 for schedule in ("constant", "cosine"):
     model = DeepNeuralNetwork(epochs=3, l_rate=0.1, schedule=schedule, seed=0, verbose=False)
     schedules[schedule] = model.train(x_train, y_train, x_val, y_val)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
 for schedule, history in schedules.items():
     epochs = [h["epoch"] for h in history]
-    ax1.plot(epochs, [h["lr"] for h in history], "o-", label=schedule)
+    ax1.plot([0, *epochs], [0.1] + [h["lr"] for h in history], "o-", label=schedule)
     ax2.plot(epochs, [100 * h["val_accuracy"] for h in history], "o-", label=schedule)
-ax1.set(xlabel="epoch", ylabel="learning rate used", title="learning rate per epoch")
-ax2.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy")
+ax1.set(
+    xlabel="epoch", ylabel="learning rate (at the epoch's end)", title="learning rate", xticks=[0, 1, 2, 3]
+)
+ax2.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy", xticks=[1, 2, 3])
 ax1.legend()
 ax2.legend()
 fig.suptitle("Figure 4. Constant rate against cosine decay (3 epochs)")
