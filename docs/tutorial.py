@@ -688,10 +688,21 @@ honest_sse = gradcheck(
 print("sum of squares with p − y: worst", named_sse.worst, "| failed:", named_sse.failed)
 print("sum of squares with J(p − y): worst", honest_sse.worst)
 assert not named_sse.passed and named_sse.worst[1] > 0.1 and honest_sse.passed
+z_wrong, y_wrong = np.array([10.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])  # confidently wrong
+ce_wrong = get_loss("cross_entropy").delta(z_wrong, y_wrong)
+sse_wrong = get_loss("sum_of_squares").delta(z_wrong, y_wrong)
+print(
+    "confidently wrong: |∂L/∂z| cross-entropy",
+    np.abs(ce_wrong).max(),
+    "sum of squares",
+    np.abs(sse_wrong).max(),
+)
+assert np.abs(ce_wrong).max() > 0.9 and np.abs(sse_wrong).max() < 1e-3
 
 # %% [markdown]
 # What does it cost? Nothing in accuracy: the updates are exactly those of cross-entropy, which is
-# the better loss for a softmax (its gradient does not vanish when the network is confidently wrong).
+# the better loss for a softmax: its gradient does not vanish when the network is confidently wrong
+# (the last lines above: 1.0 against 1e-4).
 # The damage is to understanding: the loss printed is not the loss being minimised, and any derivation
 # written for the sum of squares disagrees with the code. The fix is to name the loss that is trained —
 # cross-entropy, as nnscratch does by default — or to use the true sum-of-squares gradient
@@ -750,7 +761,7 @@ assert original_accuracy(fixed, x_val[:1000], y_val[:1000]) < reported / 5  # gr
 # %%
 results["init √(1/n_out)"] = accuracy(train_variant(init="n_out"))
 print(f"init √(1/n_out): {results['init √(1/n_out)']:.2%} against {results['fixed network']:.2%} fixed")
-assert abs(results["init √(1/n_out)"] - results["fixed network"]) < 0.02
+assert abs(results["init √(1/n_out)"] - results["fixed network"]) < 0.01
 
 # %% [markdown]
 # Measured, **no**: on this architecture the original's scale trains as well as LeCun's (within a
@@ -764,19 +775,24 @@ assert abs(results["init √(1/n_out)"] - results["fixed network"]) < 0.02
 # %%
 results["learning rate 0.001"] = accuracy(train_variant(lr=0.001))
 print(f"learning rate 0.001: {results['learning rate 0.001']:.2%}")
-assert results["learning rate 0.001"] < results["fixed network"] - 0.3
+assert results["learning rate 0.001"] < 0.15  # chance level
+slow_original_init = accuracy(train_variant(lr=0.001, init="n_out"))
+print(f"learning rate 0.001 from the original's larger initial scale: {slow_original_init:.2%}")
+assert results["learning rate 0.001"] < slow_original_init < results["fixed network"] - 0.2
 
 # %% [markdown]
-# After 10,000 updates the network has barely moved from its random start. Figure 3 showed the
-# range that works, 0.03–0.3 for one image at a time; 0.001 is a rate for far longer training (or
-# for Adam). The fix: 0.1, decayed along a cosine.
+# After 10,000 updates the network still answers at chance level. (Figure 3 got further at 0.001,
+# because nnscratch's network there starts from the original's larger initial scale — the second line
+# above reproduces that — but still 30 points short of a working rate.) Figure 3 showed the range that
+# works, 0.03–0.3 for one image at a time; 0.001 is a rate for far longer training (or for Adam). The
+# fix: 0.1, decayed along a cosine.
 #
 # ### Defect 7: no biases
 
 # %%
 results["no biases"] = accuracy(train_variant(bias=False))
 print(f"no biases: {results['no biases']:.2%} against {results['fixed network']:.2%}")
-assert abs(results["no biases"] - results["fixed network"]) < 0.02
+assert abs(results["no biases"] - results["fixed network"]) < 0.01
 
 # %% [markdown]
 # Also harmless here, measured: within a point at this budget. MNIST's digits are centred and
@@ -818,6 +834,10 @@ assert nan_share > 0.5 and all(np.isfinite(W).all() for W in raw_stable[0])
 with np.errstate(over="ignore", invalid="ignore"):
     results["overflowing σ′"] = accuracy(train_variant(sigmoid_grad="original"))
 print(f"overflowing σ′ on scaled pixels: {results['overflowing σ′']:.2%}")
+z1 = x_val @ fixed[0][0].T + fixed[1][0]
+z2 = sigmoid(z1) @ fixed[0][1].T + fixed[1][1]
+print(f"smallest z of the trained fixed network's hidden layers: {min(z1.min(), z2.min()):.1f}")
+assert min(z1.min(), z2.min()) > -88  # scaled pixels: never near the overflow
 assert abs(results["overflowing σ′"] - results["fixed network"]) < 0.005
 
 # %% [markdown]
