@@ -82,19 +82,26 @@ def test_threshold_decides(monkeypatch, capsys):
         (["--batch", "two"], "--batch"),
         (["--threshold", "-1"], "--threshold"),
         (["--eps", "0"], "--eps"),
+        (["--seed", "-1"], "--seed"),
+        (["--activation", "softplus"], "--activation"),
     ],
 )
-def test_bad_values_are_one_line_errors_naming_the_flag(argv, flag, capsys):
-    assert main(["gradcheck", *argv]) == 1
+def test_bad_values_are_one_line_usage_errors_naming_the_flag(argv, flag, capsys):
+    with pytest.raises(SystemExit) as exited:
+        code = main(["gradcheck", *argv])  # argparse exits; errors found after parsing return
+        raise SystemExit(code)
+    assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("nnscratch: error: ") and flag in err and "\n" not in err
 
 
-def test_choices_come_from_the_registries(capsys):
+def test_choices_come_from_the_registries_and_help_shows_real_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["gradcheck", "--help"])
     out = capsys.readouterr().out
     assert all(name in out for name in [*ACTIVATIONS, *LOSSES])
+    assert "(default: 784,32,16,10)" in out and "(default: 1e-06)" in out
+    assert "(default: True)" not in out and "(default: None)" not in out
 
 
 def test_float32_network_is_checked_on_a_float64_copy(rng):

@@ -13,80 +13,56 @@ import argparse
 import numpy as np
 
 from nnscratch.activations import ACTIVATIONS
+from nnscratch.cli import common
 from nnscratch.errors import NNScratchError
 from nnscratch.gradcheck import DEFAULT_EPS, DEFAULT_THRESHOLD, gradcheck
 from nnscratch.losses import LOSSES
 from nnscratch.network import INITS, Network
 
 DEFAULT_SIZES = "784,32,16,10"
+DESCRIPTION = (
+    "Build a float64 network, compute its gradients with backward_pass on random inputs and labels, and "
+    "compare each parameter with central differences of the loss. Prints every parameter's maximum "
+    "relative error, max|analytic - numeric| / max(max|analytic|, max|numeric|); exits 1 if any is above "
+    "the threshold."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``gradcheck`` verb."""
-    p = subparsers.add_parser(
+    p = common.add_verb(
+        subparsers,
         "gradcheck",
-        help="check backpropagation numerically (float64 central differences)",
-        description=(
-            "Build a float64 network, compute its gradients with backward_pass on random inputs and labels, "
-            "and compare each parameter with central differences of the loss. Prints every parameter's "
-            "maximum relative error, max|analytic - numeric| / max(max|analytic|, max|numeric|); exits 1 "
-            "if any is above the threshold."
-        ),
-    )
-    p.add_argument("--sizes", default=DEFAULT_SIZES, help="layer widths, input first [%(default)s]")
-    p.add_argument(
-        "--activation", choices=sorted(ACTIVATIONS), default="sigmoid", help="hidden activation [%(default)s]"
+        "check backpropagation numerically (float64 central differences)",
+        DESCRIPTION,
     )
     p.add_argument(
-        "--loss", choices=sorted(LOSSES), default="cross_entropy", help="loss on the softmax [%(default)s]"
+        "--sizes", type=common.layer_sizes, default=DEFAULT_SIZES, help="layer widths, input first"
     )
-    p.add_argument("--init", choices=INITS, default="tutorial", help="weight initialisation [%(default)s]")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid", help="hidden activation")
+    p.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy", help="loss on the softmax")
+    p.add_argument("--init", choices=INITS, default="tutorial", help="weight initialisation")
     p.add_argument(
-        "--no-bias",
-        dest="bias",
-        action="store_false",
-        help="no bias terms, like the tutorial's net [with bias]",
+        "--no-bias", dest="bias", action="store_false", help="no bias terms, like the tutorial's net"
     )
     p.add_argument(
-        "--batch", default="4", help="samples per check; 1 checks the one-sample (vector) path [%(default)s]"
+        "--batch", type=common.positive_int, default=4, help="samples per check; 1 checks the one-sample path"
     )
-    p.add_argument("--seed", default="0", help="seed of the weights, inputs and labels [%(default)s]")
-    p.add_argument("--eps", default=str(DEFAULT_EPS), help="step of the central differences [%(default)s]")
     p.add_argument(
-        "--threshold", default=str(DEFAULT_THRESHOLD), help="largest relative error that passes [%(default)s]"
+        "--seed", type=common.nonnegative_int, default=0, help="seed of the weights, inputs, labels"
+    )
+    p.add_argument("--eps", type=common.positive_float, default=DEFAULT_EPS, help="central-difference step")
+    p.add_argument(
+        "--threshold", type=common.positive_float, default=DEFAULT_THRESHOLD, help="largest error that passes"
     )
     p.set_defaults(handler=run)
 
 
-def parse_sizes(text: str) -> list[int]:
-    """``784,32,16,10`` (or ``784-32-16-10``) as widths; NNScratchError naming --sizes otherwise."""
-    try:
-        sizes = [int(part) for part in text.replace("-", ",").split(",") if part.strip()]
-    except ValueError:
-        raise NNScratchError(f"--sizes must be whole numbers like {DEFAULT_SIZES}, got {text!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1 or sizes[-1] < 2:
-        raise NNScratchError(
-            f"--sizes needs an input width and an output of at least 2 classes, all >= 1; got {text!r}"
-        )
-    return sizes
-
-
-def _number(text: str, flag: str, kind: type, positive: bool = True) -> float | int:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise NNScratchError(f"{flag} must be a {kind.__name__} number, got {text!r}") from None
-    if positive and not value > 0:
-        raise NNScratchError(f"{flag} must be > 0, got {text!r}")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
-    sizes = parse_sizes(args.sizes)
-    batch = _number(args.batch, "--batch", int)
-    seed = _number(args.seed, "--seed", int, positive=False)
-    eps = _number(args.eps, "--eps", float)
-    threshold = _number(args.threshold, "--threshold", float)
+    sizes = args.sizes  # argparse runs the default through layer_sizes too
+    if sizes[-1] < 2:
+        raise common.UsageError(f"--sizes: the softmax output needs at least 2 classes, got {sizes[-1]}")
+    batch, seed, eps, threshold = args.batch, args.seed, args.eps, args.threshold
     rng = np.random.default_rng(seed)
     net = Network(
         sizes,
