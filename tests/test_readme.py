@@ -430,6 +430,13 @@ def _make_sandbox(root: Path, mnist: Path) -> Sandbox:
         MKL_NUM_THREADS="1",
     )
     prepared = {"my_digit.jpg", "my_digit.png", "photos/seven.jpg", "photos/one.png"}
+    try:  # a reader's own handwriting, DIR/<digit>/*.png, for `nnscratch finetune`
+        from handwriting import write_style_dir
+    except ImportError:
+        pass
+    else:
+        write_style_dir(clone / "my_digits", n_per_class=12, seed=7)
+        prepared |= {p.relative_to(clone).as_posix() for p in (clone / "my_digits").rglob("*.*")}
     return Sandbox(clone, home, env, prepared, set(files))
 
 
@@ -472,15 +479,22 @@ def _tail(text: str, n: int = 25) -> str:
     return "\n".join(text.splitlines()[-n:])
 
 
+CLOSED_PIPE = {141, 32}  # killed by SIGPIPE, or exited with EPIPE: the reader stopped, as in `ls | head`
+
+
 def _run_command(box: Sandbox, command: Command, block: Block) -> None:
+    """Run one command line with bash; its last program must exit as expected, the programs piped
+    into others with 0 (or quietly because the reader stopped reading), and nothing may print a
+    traceback."""
     expected = [int(d.words[0]) for d in block.marked("exit") if command.matches(d.quoted[0])]
     tokens = _with_budget(command, block)
     if box.servers and box.port:
         tokens = [t.replace("127.0.0.1:8000", f"127.0.0.1:{box.port}") for t in tokens]
     typed = _shell_text(tokens)
+    status = box.clone.parent / "pipestatus"
     start = time.perf_counter()
     done = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", typed],
+        ["bash", "-c", f'{typed}\nprintf "%s" "${{PIPESTATUS[*]}}" > {shlex.quote(str(status))}'],
         cwd=box.clone,
         env=box.env,
         capture_output=True,
@@ -488,16 +502,18 @@ def _run_command(box: Sandbox, command: Command, block: Block) -> None:
         timeout=900,
     )
     took = time.perf_counter() - start
+    *piped, last = (int(code) for code in status.read_text().split())
     output = [f"  {line}" for line in (done.stdout + done.stderr).splitlines()[-8:]]
-    box.note(f"$ {typed}    # README.md:{command.line}, exit {done.returncode}, {took:.1f} s", *output)
+    box.note(f"$ {typed}    # README.md:{command.line}, exit {last}, {took:.1f} s", *output)
     want = expected[0] if expected else 0
     where = f"README.md:{command.line}: `{typed}`"
     assert "Traceback (most recent call last)" not in done.stdout + done.stderr, (
         f"{where} printed a traceback:\n{_tail(done.stderr, 40)}"
     )
-    assert done.returncode == want, (
-        f"{where} exited {done.returncode}, expected {want}\n--- stdout\n{_tail(done.stdout)}\n"
-        f"--- stderr\n{_tail(done.stderr)}"
+    failed = [code for code in piped if code not in {0, *CLOSED_PIPE}]
+    assert last == want and not failed, (
+        f"{where} exited {' | '.join(map(str, [*piped, last]))}, expected {want}\n"
+        f"--- stdout\n{_tail(done.stdout)}\n--- stderr\n{_tail(done.stderr)}"
     )
 
 
@@ -650,6 +666,7 @@ def test_a_failing_command_or_snippet_fails_the_walk(sandbox):
     """The walk is not a formality: an unexpected exit code, an exception, a traceback all fail it."""
     cases = [
         (["nnscratch evaluate missing.npz"], "bash", [], "exited 1, expected 0"),
+        (["nnscratch evaluate missing.npz | cat"], "bash", [], r"exited 1 \| 0, expected 0"),
         (
             ["nnscratch data info"],
             "bash",
@@ -666,6 +683,7 @@ def test_a_failing_command_or_snippet_fails_the_walk(sandbox):
             assert failure.traceback[-1].lineno + 1 == 41 and failure.traceback[-1].path == README
     expected = parse_directive("exit 1 `nnscratch evaluate missing.npz` (the README says so)", 1)
     walk(sandbox, [Block("bash", 1, ["nnscratch evaluate missing.npz"], "S", [expected])])  # passes
+    walk(sandbox, [Block("bash", 1, ["yes | head -1", "python -c 'print(1)' | head -1"], "S")])  # passes
 
 
 @pytest.mark.mnist
