@@ -213,6 +213,7 @@ def test_cli_writes_the_new_model_with_its_provenance(capsys, base_model, style_
     assert code == 0, err
     assert "MNIST test accuracy:" in stdout and "your held-out digits (20):" in stdout
     assert f"saved {out}" in stdout
+    assert "fine-tuning" not in err  # no progress bar when stderr is not a terminal
     meta = DeepNeuralNetwork.load(out).metadata
     sha = hashlib.sha256(base_model.read_bytes()).hexdigest()
     assert meta["finetune"]["from"] == {"file": "base.npz", "sha256": sha}
@@ -220,6 +221,16 @@ def test_cli_writes_the_new_model_with_its_provenance(capsys, base_model, style_
     assert meta["finetune"]["n_trained"] == 60 and meta["finetune"]["user_holdout"]["n"] == 20
     assert meta["test_accuracy"] == meta["finetune"]["mnist_test"]["after"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.npz"]  # no temporary file left
+
+
+def test_cli_progress_bar_on_a_terminal(capsys, monkeypatch, base_model, style_dir, tmp_path, mnist_path):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, stdout, err = finetune_cli(
+        capsys, base_model, style_dir, tmp_path / "n.npz", mnist_path, "--epochs", "1"
+    )
+    assert code == 0 and "fine-tuning" in err and "fine-tuning" not in stdout
 
 
 def test_cli_json_and_skipped_image(capsys, base_model, style_dir, tmp_path, mnist_path):

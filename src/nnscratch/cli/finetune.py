@@ -16,9 +16,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from nnscratch.errors import NNScratchError
 from nnscratch.training.finetune import AUGMENT, HOLDOUT, MAX_DROP, RECIPE
+
+if TYPE_CHECKING:
+    from nnscratch.training.trainer import DeepNeuralNetwork
 
 DESCRIPTION = __doc__.split("\n\n", 1)[1].replace("``", "'")
 
@@ -239,8 +243,9 @@ def run(args: argparse.Namespace) -> int:
         _report(args, digits, result)
     if not result.accepted:
         raise NNScratchError(f"{result.reason}; nothing was written")
-    result.network.metadata["finetune"]["skipped_files"] = len(digits.skipped)
-    result.network.save(args.out)
+    tuned = cast("DeepNeuralNetwork", result.network)  # a copy of what _load_model returned
+    tuned.metadata["finetune"]["skipped_files"] = len(digits.skipped)
+    tuned.save(args.out)
     if not args.json:
         print(f"saved {args.out} (fine-tuned from {args.model.name})")
     return 0
