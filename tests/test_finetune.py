@@ -19,7 +19,7 @@ from nnscratch.cli import main
 from nnscratch.errors import FinetuneError, ImageError
 from nnscratch.images.folders import read_labelled_dir
 from nnscratch.images.preprocess import preprocess_image
-from nnscratch.training.finetune import finetune
+from nnscratch.training.finetune import RECIPE, finetune
 from nnscratch.training.presets import build_network
 
 PER_CLASS = 8
@@ -157,6 +157,16 @@ def test_finetune_learns_the_style_and_reports_it(base_model, style, mnist):
         "after": result.user_after,
     }
     assert figures["accepted"] is result.accepted
+
+
+def test_a_single_digit_is_trained_on_and_not_held_out(base_model, style, mnist):
+    net = DeepNeuralNetwork.load(base_model)
+    images, labels = style
+    result = finetune(net, images[:1], labels[:1], replay=(mnist.x_train, mnist.y_train), epochs=2)
+    assert result.n_trained == 1 and result.n_held_out == 0
+    assert result.n_replayed == 2 * RECIPE["replay_ratio"]
+    assert result.user_before is None and result.user_after is None and result.accepted
+    assert "not measured" in result.reason
 
 
 def test_seeded_runs_are_identical(base_model, style, mnist):
