@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,8 +50,10 @@ def run(net, digits, mnist, seed: int) -> dict:
     return {"seed": seed, **result.to_dict()}
 
 
-def time_command(model: Path, folder: Path, data_dir: Path) -> float:
+def time_command(model: Path, folder: Path, data_dir: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) of one whole ``nnscratch finetune`` command."""
     with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
             [
@@ -66,10 +69,12 @@ def time_command(model: Path, folder: Path, data_dir: Path) -> float:
                 str(data_dir),
                 "--no-progress",
             ],
-            check=False,
+            check=True,
             capture_output=True,
         )
-        return time.perf_counter() - start
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def pct(x: float | None) -> str:
@@ -122,8 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         f"reading and preprocessing them: {read_seconds:.1f} s; recipe {RECIPE}"
     )
     print(table(rows))
-    for preset, seconds in commands.items():
-        print(f"whole `nnscratch finetune` command ({preset} base), end to end: {seconds:.1f} s")
+    for preset, (wall, cpu) in commands.items():
+        print(
+            f"whole `nnscratch finetune` command ({preset} base), end to end: {wall:.1f} s "
+            f"({cpu:.1f} s of CPU)"
+        )
     for preset in args.presets.split(","):
         mine = [r for r in rows if r["preset"] == preset]
         gain = statistics.mean(r["user_holdout"]["after"] - r["user_holdout"]["before"] for r in mine)

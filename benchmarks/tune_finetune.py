@@ -68,7 +68,9 @@ def run(net, recipe, seed, style_train, style_val, replay, mnist_val) -> dict:
 
 
 def describe(recipe: dict) -> str:
-    aug = {"None": "no-aug", str(MILD): "mild-aug", str(AUGMENT): "aug"}[str(recipe["augment"])]
+    aug = {"None": "no-aug", str(MILD): "mild-aug", str(AUGMENT): "aug"}.get(
+        str(recipe["augment"]), "other-aug"
+    )
     return f"lr={recipe['lr']:g} epochs={recipe['epochs']} replay={recipe['replay_ratio']:g} {aug}"
 
 
@@ -102,10 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.005, help="style accuracies this close tie")
     parser.add_argument("--top", type=int, default=6, help="recipes re-run with seeds 1 and 2")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=str(RESULTS / "tune_finetune.json"))
+    parser.add_argument("--preset", default="tutorial", help="the base network: tutorial or best")
+    parser.add_argument(
+        "--grid",
+        help='JSON of the grid, e.g. \'{"lr": [0.01], "epochs": [5], "replay_ratio": [16], '
+        '"augment": [null, "mild", "wide"]}\'',
+    )
+    parser.add_argument("--json", help="where to write the results [results/tune_finetune_PRESET.json]")
     args = parser.parse_args(argv)
     data = mnist_split()
-    net, _ = base_network("tutorial", data)
+    net, _ = base_network(args.preset, data)
     replay, mnist_val = (data[0], data[1]), (data[2], data[3])
     x, y = style_digits(args.per_class, args.style_seed)
     style_train, style_val = split_style(x, y, args.per_class)
@@ -114,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         f"MNIST validation {100 * net.compute_accuracy(*mnist_val):.2f}%",
         flush=True,
     )
-    grid = QUICK if args.quick else GRID
+    grid = json.loads(args.grid) if args.grid else QUICK if args.quick else GRID
+    named = {"mild": MILD, "wide": AUGMENT, None: None}
+    grid["augment"] = [named.get(a, a) if not isinstance(a, dict) else a for a in grid["augment"]]
     rows = []
     with threadpool_limits(limits=1):
         for values in itertools.product(*grid.values()):
@@ -144,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = pick(finals, args.margin, args.tolerance) if finals else None
     print(f"\nchosen: {chosen['name'] if chosen else 'nothing within the margin'}")
     RESULTS.mkdir(exist_ok=True)
-    with open(args.json, "w") as fh:
+    with open(args.json or RESULTS / f"tune_finetune_{args.preset}.json", "w") as fh:
         json.dump({"grid": rows, "finals": finals, "chosen": chosen, "args": vars(args)}, fh, indent=1)
     return 0
 

@@ -19,7 +19,7 @@ from nnscratch.cli import main
 from nnscratch.errors import FinetuneError, ImageError
 from nnscratch.images.folders import read_labelled_dir
 from nnscratch.images.preprocess import preprocess_image
-from nnscratch.training.finetune import RECIPE, finetune
+from nnscratch.training.finetune import LR_BY_ACTIVATION, RECIPE, finetune
 from nnscratch.training.presets import build_network
 
 PER_CLASS = 8
@@ -157,6 +157,7 @@ def test_finetune_learns_the_style_and_reports_it(base_model, style, mnist):
         "after": result.user_after,
     }
     assert figures["accepted"] is result.accepted
+    assert figures["recipe"]["lr"] == LR_BY_ACTIVATION["sigmoid"]  # lr=None: chosen by the activation
 
 
 def test_a_single_digit_is_trained_on_and_not_held_out(base_model, style, mnist):

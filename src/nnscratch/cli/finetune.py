@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from nnscratch.errors import NNScratchError
-from nnscratch.training.finetune import AUGMENT, HOLDOUT, MAX_DROP, RECIPE
+from nnscratch.training.finetune import AUGMENT, HOLDOUT, LR_BY_ACTIVATION, MAX_DROP, RECIPE
 
 if TYPE_CHECKING:
     from nnscratch.training.trainer import DeepNeuralNetwork
@@ -80,8 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--lr",
         type=_number(0, low_open=True),
-        default=RECIPE["lr"],
-        help="starting learning rate (cosine decay)",
+        default=None,
+        help="starting learning rate, decaying along a cosine to 0 [default: by the model's activation: "
+        + ", ".join(f"{name} {lr:g}" for name, lr in LR_BY_ACTIVATION.items())
+        + "]",
     )
     r.add_argument("--batch-size", type=_positive_int, default=RECIPE["batch_size"], help="images per step")
     r.add_argument(
