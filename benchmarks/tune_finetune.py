@@ -8,14 +8,17 @@ Data, all of it away from the MNIST test set:
 * forgetting: the 9,000 MNIST training images ``nnscratch train`` holds out for validation (the base
   network never trained on them); replayed digits come from its 51,000 training images.
 
-Every recipe of the grid (learning rate × passes × replay ratio × augmentation) fine-tunes the
-tutorial base network with fine-tune seed 0; the best few are re-run with seeds 1 and 2. The rule:
+Every recipe of the grid (learning rate × passes × replay ratio × augmentation; ``--grid`` to
+choose) fine-tunes the base network (``--preset``: tutorial or best) with fine-tune seed 0; the
+best few are re-run with seeds 1 and 2. The rule:
 the highest mean style-validation accuracy among recipes whose mean MNIST-validation drop is at most
 ``--margin`` (0.25) points, half the 0.5-point refusal limit, so that a new user's run is unlikely to
 be refused; recipes within ``--tolerance`` (0.5 points, under two digits of the 300) of the best
 count as equally good, and of those the cheapest (fewest trained images) wins.
 
-    python benchmarks/tune_finetune.py [--per-class 60] [--quick] [--json FILE]
+    python benchmarks/tune_finetune.py [--preset tutorial] [--per-class 60] [--quick] [--json FILE]
+    python benchmarks/tune_finetune.py --preset best --grid '{"lr": [0.005, 0.01, 0.02], "epochs": [5],
+        "replay_ratio": [16], "augment": ["mild"]}'      # the learning-rate check of the README
 """
 
 from __future__ import annotations

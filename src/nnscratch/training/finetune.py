@@ -94,7 +94,7 @@ class FinetuneResult:
         """How many percentage points MNIST test accuracy fell (negative: it rose)."""
         if self.test_before is None or self.test_after is None:
             return None
-        return 100.0 * (self.test_before - self.test_after)
+        return round(100.0 * (self.test_before - self.test_after), 6)
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as plain JSON types (what the web API returns)."""
