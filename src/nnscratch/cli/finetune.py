@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from nnscratch.cli.common import add_data_dir_option
 from nnscratch.errors import NNScratchError
 from nnscratch.training.finetune import AUGMENT, HOLDOUT, LR_BY_ACTIVATION, MAX_DROP, RECIPE
 
@@ -114,13 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=MAX_DROP,
         help="refuse to write NEW if MNIST test accuracy drops by more than this many percentage points",
     )
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="directory with the four MNIST IDX files, for the replayed and test digits [default: "
-        "$NNSCRATCH_DATA, the user cache, then a download]",
-    )
+    add_data_dir_option(p)
     p.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(handler=run)
