@@ -187,19 +187,10 @@ def _report(args: argparse.Namespace, digits, result) -> None:
     print(f"MNIST test accuracy: {_pct(result.test_before)} -> {_pct(result.test_after)}{change}")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Fine-tune, report, and write NEW only when MNIST accuracy held."""
-    from nnscratch.data import load_dataset
-    from nnscratch.images.folders import read_labelled_dir
+def _finetune(args: argparse.Namespace, net, digits, ds):
+    """Run the fine-tune with the recipe of the command line, a progress bar on a terminal."""
     from nnscratch.training.finetune import finetune
 
-    _check_out(args)
-    net = _load_model(args.model)
-    digits = read_labelled_dir(args.dir)
-    for path, reason in digits.skipped:
-        print(f"nnscratch: warning: skipped {path}: {reason}", file=sys.stderr)
-    ds = load_dataset("mnist", args.data_dir)
-    bar = _progress(args)
     recipe = {
         "epochs": args.epochs,
         "lr": args.lr,
@@ -207,8 +198,9 @@ def run(args: argparse.Namespace) -> int:
         "replay_ratio": args.replay_ratio,
         "augment": AUGMENT if args.augment else None,
     }
+    bar = _progress(args)
     try:
-        result = finetune(
+        return finetune(
             net,
             digits.images,
             digits.labels,
@@ -224,18 +216,24 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fine-tune, report, and write NEW only when MNIST accuracy held."""
+    from nnscratch.data import load_dataset
+    from nnscratch.images.folders import read_labelled_dir
+
+    _check_out(args)
+    net = _load_model(args.model)
+    digits = read_labelled_dir(args.dir)
+    for path, reason in digits.skipped:
+        print(f"nnscratch: warning: skipped {path}: {reason}", file=sys.stderr)
+    ds = load_dataset("mnist", args.data_dir)
+    result = _finetune(args, net, digits, ds)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    **result.to_dict(),
-                    "model": str(args.model),
-                    "out": str(args.out),
-                    "skipped": [[str(p), why] for p, why in digits.skipped],
-                },
-                indent=2,
-            )
-        )
+        skipped = [[str(p), why] for p, why in digits.skipped]
+        figures = {**result.to_dict(), "model": str(args.model), "out": str(args.out), "skipped": skipped}
+        print(json.dumps(figures, indent=2))
     else:
         _report(args, digits, result)
     if not result.accepted:

@@ -157,17 +157,11 @@ def finetune(
     trainer = _trainer(net, recipe, rng)
     xs, ys = _training_set(x[train_idx], y[train_idx], replay, recipe, rng, trainer.augment)
     result = FinetuneResult(
-        network=copy.deepcopy(net),
-        accepted=False,
-        reason="",
-        digits_per_class={str(c): int(np.sum(y == c)) for c in range(net.sizes[-1])},
-        n_trained=len(train_idx),
-        n_held_out=len(held_idx),
-        n_replayed=len(ys) - len(train_idx) * recipe["epochs"],
-        recipe=recipe,
-        seed=int(seed),
-        max_drop=float(max_drop),
+        copy.deepcopy(net), False, "", recipe=recipe, seed=int(seed), max_drop=float(max_drop)
     )
+    result.digits_per_class = {str(c): int(np.sum(y == c)) for c in range(net.sizes[-1])}
+    result.n_trained, result.n_held_out = len(train_idx), len(held_idx)
+    result.n_replayed = len(ys) - len(train_idx) * recipe["epochs"]
     held = (x[held_idx], y[held_idx]) if len(held_idx) else None
     result.user_before, result.test_before = _measure(net, held, test)
     if progress is not None:
