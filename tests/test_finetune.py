@@ -330,3 +330,31 @@ def test_cli_bad_recipe_value_is_a_usage_error(capsys, base_model, style_dir, tm
     with pytest.raises(SystemExit) as exc:
         main(["finetune", str(base_model), str(style_dir), "--out", str(tmp_path / "n.npz"), "--lr", "0"])
     assert exc.value.code == 2 and "--lr" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- where the code sits
+
+
+@pytest.mark.parametrize(
+    ("module", "allowed"),
+    [
+        ("training/finetune.py", ("nnscratch.errors", "nnscratch.network", "nnscratch.training.")),
+        ("images/folders.py", ("nnscratch.errors", "nnscratch.images.")),
+    ],
+)
+def test_imports_point_one_way(module, allowed):
+    """The fine-tuning core is training (no images/, data/ or cli/); the folder reader is images."""
+    import ast
+
+    import nnscratch
+
+    path = Path(nnscratch.__file__).resolve().parent / module
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    ours = {name for name in names if name.startswith("nnscratch")}
+    bad = sorted(n for n in ours if not any(n == a.rstrip(".") or n.startswith(a) for a in allowed))
+    assert ours and not bad, bad
