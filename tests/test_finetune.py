@@ -196,6 +196,7 @@ def test_refused_when_mnist_accuracy_would_drop(base_model, style, mnist):
         ({"holdout": 1.0}, "holdout"),
         ({"max_drop": -1}, "max_drop"),
         ({"replay": (np.zeros((3, 5)), np.zeros(3, dtype=int))}, "replay"),
+        ({"replay": (np.zeros((3, 784)), np.zeros(3, dtype=int)), "replay_ratio": 1e4}, "more than 300,000"),
     ],
 )
 def test_bad_options_are_refused_clearly(base_model, style, kwargs, message):

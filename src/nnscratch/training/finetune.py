@@ -62,6 +62,8 @@ RECIPE: dict[str, Any] = {
     "replay_ratio": 16.0,  # replayed MNIST training digits per user digit, in every pass
     "augment": AUGMENT,
 }
+#: At most this many images in the one training pass (float32: 3 KB each, so about 1 GB).
+MAX_IMAGES = 300_000
 #: Default share of the user's digits held out to measure them before/after.
 HOLDOUT = 0.25
 #: Default refusal threshold: MNIST test accuracy may drop by at most this many percentage points.
@@ -298,9 +300,14 @@ def _training_set(x, y, replay, recipe, rng, augment) -> tuple[np.ndarray, np.nd
     plus ``replay_ratio`` fresh replayed MNIST digits per user digit and copy, never augmented: the
     replayed digits stand for MNIST as the network learnt it."""
     epochs = recipe["epochs"]
+    n_replay = int(round(recipe["replay_ratio"] * len(y))) * epochs if replay is not None else 0
+    if len(y) * epochs + n_replay > MAX_IMAGES:
+        raise FinetuneError(
+            f"{len(y)} digits x {epochs} passes with {n_replay} replayed digits is more than "
+            f"{MAX_IMAGES:,} images to train on; use fewer digits, passes or a smaller replay ratio"
+        )
     copies = [x] + [augment(x, rng).astype(x.dtype) if augment else x for _ in range(epochs - 1)]
     xs, ys = copies, [y] * epochs
-    n_replay = int(round(recipe["replay_ratio"] * len(y))) * epochs
     if replay is not None and n_replay:
         rx, ry = replay
         pick = rng.choice(len(rx), size=n_replay, replace=n_replay > len(rx))
