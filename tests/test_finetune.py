@@ -191,6 +191,7 @@ def test_refused_when_mnist_accuracy_would_drop(base_model, style, mnist):
     ("kwargs", "message"),
     [
         ({"learning_rate": 0.1}, "unknown fine-tuning option"),
+        ({"augment": {"max_spin": 3}}, "augment must be"),
         ({"lr": -1.0}, "lr"),
         ({"epochs": 0}, "epochs"),
         ({"holdout": 1.0}, "holdout"),

@@ -207,10 +207,16 @@ def _recipe(overrides: Mapping[str, Any], net: Network) -> dict[str, Any]:
     if not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio < 0:
         raise FinetuneError(f"replay_ratio must be a number >= 0, got {ratio!r}")
     recipe.update(epochs=int(epochs), lr=float(lr), batch_size=int(batch), replay_ratio=float(ratio))
-    if recipe["augment"] is True:
+    augment = recipe["augment"]
+    if augment is True:
         recipe["augment"] = copy.deepcopy(AUGMENT)
-    elif not recipe["augment"]:
+    elif not augment:
         recipe["augment"] = None
+    elif not isinstance(augment, Mapping) or set(augment) - {*AUGMENT, "shear"}:
+        raise FinetuneError(
+            f"augment must be True, False/None or a dict with keys among {', '.join(AUGMENT)}, shear; "
+            f"got {augment!r}"
+        )
     return recipe
 
 
