@@ -297,9 +297,31 @@ def test_cli_tiny_max_drop_is_honoured(capsys, base_model, style_dir, tmp_path, 
 def test_cli_refuses_out_equal_to_model(capsys, base_model, style_dir, mnist_path, spelling):
     before = base_model.read_bytes()
     out = base_model if spelling == "same" else base_model.parent / "." / base_model.name
-    code, _, err = finetune_cli(capsys, base_model, style_dir, out, mnist_path)
-    assert code == 1 and "--out" in one_line_error(err) and "MODEL" in err
+    code, _, err = finetune_cli(capsys, base_model, style_dir, out, mnist_path, "--force")
+    assert code == 2 and "--out" in one_line_error(err) and "MODEL" in err  # a bad combination: 2
     assert base_model.read_bytes() == before
+
+
+def test_cli_existing_out_needs_force(capsys, base_model, style_dir, tmp_path, mnist_path):
+    out = tmp_path / "new.npz"
+    out.write_bytes(b"keep me")
+    code, _, err = finetune_cli(capsys, base_model, style_dir, out, mnist_path, "--epochs", "1")
+    assert code == 2 and "--force" in one_line_error(err) and out.read_bytes() == b"keep me"
+    code, _, err = finetune_cli(capsys, base_model, style_dir, out, mnist_path, "--epochs", "1", "--force")
+    assert code == 0, err
+    assert DeepNeuralNetwork.load(out).metadata["finetune"]["recipe"]["epochs"] == 1
+
+
+def test_cli_starts_from_a_checkpoint_directory(capsys, base_model, style_dir, tmp_path, mnist_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.npz").write_bytes(base_model.read_bytes())
+    out = tmp_path / "new.npz"
+    code, _, err = finetune_cli(capsys, run, style_dir, out, mnist_path, "--epochs", "1")
+    assert code == 0, err
+    assert DeepNeuralNetwork.load(out).metadata["finetune"]["from"]["file"] == "last.npz"
+    code, _, err = finetune_cli(capsys, run, style_dir, run / "last.npz", mnist_path)
+    assert code == 2 and "is MODEL itself" in one_line_error(err)
 
 
 @pytest.mark.parametrize(
