@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from nnscratch.errors import NNScratchError
 
 #: Modules of this package that define verbs, in the order ``--help`` lists them.
-COMMAND_MODULES = ("train", "predict", "report", "data", "sweep")
+COMMAND_MODULES = ("train", "predict", "report", "data", "sweep", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

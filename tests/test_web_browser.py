@@ -1,0 +1,168 @@
+"""The page in a real browser: Debian's headless Chromium driven by Playwright, against ``nnscratch serve``.
+
+Strokes are real input events (mouse, and touch through the DevTools protocol), so the page's Pointer
+Events code, its canvas PNG, the server's preprocessing and the network all take part. Screenshots go
+to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from webhelpers import ARTIFACTS, Server, chromium, need_chromium
+
+pytestmark = pytest.mark.slow
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def server(mnist_path):
+    need_chromium()
+    srv = Server("--data-dir", str(mnist_path))
+    yield srv
+    code, log = srv.stop()
+    assert code == 0, log
+    assert "Traceback" not in log, log
+    assert "stopped" in log
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+    page = context.new_page()
+    foreign: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(server.url) else foreign.append(r.url))
+    page.goto(server.url)
+    page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
+    yield page
+    context.close()
+    assert foreign == [], f"the page fetched something from elsewhere: {foreign}"
+
+
+def canvas_points(page, points):
+    """Page coordinates of points given as fractions (0..1) of the drawing canvas."""
+    box = page.locator("#draw").bounding_box()
+    return [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+
+
+def mouse_stroke(page, points, steps: int = 4) -> None:
+    xy = canvas_points(page, points)
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()
+
+
+def loop(cx: float, cy: float, rx: float, ry: float, n: int = 28):
+    return [
+        (cx + rx * math.sin(2 * math.pi * t / n), cy - ry * math.cos(2 * math.pi * t / n))
+        for t in range(n + 2)
+    ]
+
+
+def expect_digit(page, digit: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#prediction")).to_have_text(digit, timeout=10_000)
+
+
+def test_vertical_stroke_reads_one_then_clear_empties(page):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#prediction")).to_have_text("")
+    mouse_stroke(page, [(0.5, 0.15), (0.5, 0.85)], steps=12)
+    expect_digit(page, "1")
+    bars = page.locator("#probabilities li")
+    assert bars.count() == 10
+    assert "top" in (bars.nth(1).get_attribute("class") or "")
+    page.click("#clear")
+    expect(page.locator("#prediction")).to_have_text("")
+
+
+def test_closed_loop_reads_zero_and_desktop_screenshot(page):
+    mouse_stroke(page, loop(0.5, 0.5, 0.26, 0.36))
+    expect_digit(page, "0")
+    page.wait_for_function("document.querySelectorAll('#hidden canvas').length === 2")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "serve-desktop.png"), full_page=True)
+
+
+def test_small_digit_in_a_corner_is_centred_and_read(page):
+    mouse_stroke(page, loop(0.18, 0.2, 0.08, 0.12))  # a 0 a sixth of the canvas tall, top left
+    expect_digit(page, "0")
+    # what the network saw is centred: its ink's centre of mass is near pixel (14, 14)
+    seen = page.evaluate(
+        """() => { const c = document.getElementById('seen');
+                   return Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data); }"""
+    )
+    grey = np.asarray(seen, dtype=float).reshape(28, 28, 4)[:, :, 0]
+    rows, cols = np.indices(grey.shape)
+    cy, cx = (grey * rows).sum() / grey.sum(), (grey * cols).sum() / grey.sum()
+    assert abs(cy - 14) < 1.0 and abs(cx - 14) < 1.0, (cy, cx)
+
+
+def test_upload_an_image_file(page, tmp_path, mnist_path):
+    from PIL import Image
+
+    from datahelpers import read_mnist
+
+    images, labels = read_mnist(mnist_path, "t10k", 3)
+    photo = Image.fromarray(255 - images[2]).resize((300, 300), Image.Resampling.BICUBIC)  # dark ink on paper
+    path = tmp_path / "my-digit.png"
+    photo.save(path)
+    page.set_input_files("#upload", str(path))
+    expect_digit(page, str(labels[2]))
+    assert "my-digit.png" in page.locator("#source").text_content()
+
+
+def test_show_me_a_test_digit(page):
+    from playwright.sync_api import expect
+
+    page.click("#test-digit")
+    expect(page.locator("#source")).to_contain_text("true label", timeout=10_000)
+    assert page.locator("#prediction").text_content() in list("0123456789")
+
+
+def touch_stroke(page, cdp, points, steps: int = 6) -> None:
+    xy = canvas_points(page, points)
+
+    def send(kind, x=None, y=None):
+        touch = [] if x is None else [{"x": x, "y": y, "id": 1, "radiusX": 4, "radiusY": 4, "force": 1}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touch})
+
+    send("touchStart", *xy[0])
+    for (x0, y0), (x1, y1) in zip(xy, xy[1:], strict=False):
+        for s in range(1, steps + 1):
+            send("touchMove", x0 + (x1 - x0) * s / steps, y0 + (y1 - y0) * s / steps)
+    send("touchEnd")
+
+
+def test_seven_drawn_with_touch_on_a_phone_does_not_scroll(browser, server):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
+    assert page.evaluate("document.documentElement.scrollHeight") > PHONE["height"], (
+        "the page must be scrollable"
+    )
+    page.evaluate("window.scrollTo(0, 40)")
+    before = page.evaluate("window.scrollY")
+    cdp = context.new_cdp_session(page)
+    touch_stroke(page, cdp, [(0.2, 0.2), (0.8, 0.2), (0.4, 0.88)])  # a 7: the bar, then down-left
+    expect_digit(page, "7")
+    assert page.evaluate("window.scrollY") == before, "drawing scrolled the page"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "horizontal overflow"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "serve-phone.png"), full_page=True)
+    context.close()
