@@ -1,4 +1,8 @@
-"""``nnscratch predict MODEL IMG...``: read handwritten digits from your own pictures.
+"""``nnscratch predict [MODEL.npz] IMG...``: read handwritten digits from your own pictures.
+
+The model is ``--model FILE``, or a first argument ending in ``.npz`` (model files always do, image
+files never do, so ``nnscratch predict model.npz photo.jpg`` keeps working), or else the model shipped
+with nnscratch, so ``nnscratch predict photo.jpg`` works on a fresh install.
 
 Every image (files, or folders of images) goes through :func:`nnscratch.preprocess.preprocess_image`,
 the same MNIST-style preprocessing the web app and the Python API use, and the network's top-k digits
@@ -16,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nnscratch.errors import ImageError, ModelFileError
+from nnscratch.errors import ImageError, ModelFileError, NNScratchError
 
 #: Suffix of the files ``--show-input`` writes (never the name of an input file, so nothing is overwritten).
 INPUT_SUFFIX = "_28x28.png"
@@ -42,10 +46,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "light paper inverted, cropped to the ink, fitted into 20x20 and centred by mass in 28x28."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        usage="nnscratch predict [-h] [--model MODEL.npz] [--top-k K] [--json] [--show-input DIR] "
+        "[MODEL.npz] IMG [IMG ...]",
     )
-    parser.add_argument("model", metavar="MODEL", help="model file written by 'nnscratch train' (.npz)")
     parser.add_argument(
-        "images", metavar="IMG", nargs="+", help="image files or folders of images (any format Pillow reads)"
+        "images",
+        metavar="IMG",
+        nargs="+",
+        help="image files or folders of images (any format Pillow reads); a first argument ending in .npz "
+        "is the model file, as with --model",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="MODEL.npz",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="model file written by 'nnscratch train --save' (default: the model shipped with nnscratch)",
     )
     parser.add_argument(
         "--top-k", metavar="K", type=_positive_int, default=3, help="how many likely digits to list"
@@ -84,11 +100,26 @@ def _table(entry: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def resolve_model(args: argparse.Namespace) -> None:
+    """Set ``args.model`` (--model, a leading .npz argument, or the shipped model) and ``args.images``."""
+    from nnscratch.models import DEFAULT_MODEL
+
+    first = args.images[0]
+    args.model = getattr(args, "model", None)
+    if args.model is None and first.lower().endswith(".npz"):
+        args.model, args.images = Path(first), args.images[1:]
+        if not args.images:
+            raise NNScratchError(f"no images given after the model file {first}")
+    elif args.model is None:
+        args.model = DEFAULT_MODEL
+
+
 def run(args: argparse.Namespace) -> int:
     """Predict every image; print tables or JSON; return 1 if any image could not be used."""
     from nnscratch import DeepNeuralNetwork
     from nnscratch.preprocess import SIZE, load_images
 
+    resolve_model(args)
     net = DeepNeuralNetwork.load(args.model)
     n_inputs = int(net.params["W1"].shape[1])
     if n_inputs != SIZE * SIZE:

@@ -15,4 +15,7 @@ from pathlib import Path
 DEFAULT_MODEL = Path(__file__).with_name("default.npz")
 
 #: The exact command that wrote :data:`DEFAULT_MODEL`.
-DEFAULT_MODEL_COMMAND = "python -m nnscratch train --seed 0 --save src/nnscratch/models/default.npz"
+DEFAULT_MODEL_COMMAND = (
+    "python -m nnscratch train --seed 0 --data-dir ../shared/data/mnist "
+    "--save src/nnscratch/models/default.npz"
+)

@@ -1,0 +1,61 @@
+"""The model shipped in the package: small, made by the project's own command, and as accurate as it says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from datahelpers import read_mnist
+from nnscratch import DeepNeuralNetwork
+from nnscratch.cli import main
+from nnscratch.models import DEFAULT_MODEL, DEFAULT_MODEL_COMMAND
+
+REPO_README = DEFAULT_MODEL.parents[3] / "README.md"
+
+
+def test_the_default_model_is_small_and_says_how_it_was_made():
+    assert DEFAULT_MODEL.stat().st_size < 1_000_000
+    net = DeepNeuralNetwork.load(DEFAULT_MODEL)
+    assert net.sizes == [784, 128, 64, 10]
+    assert net.metadata["dataset"] == "mnist" and net.metadata["preset"] == "tutorial"
+    assert net.config()["seed"] == 0 and len(net.history) == 10
+    assert DEFAULT_MODEL_COMMAND in REPO_README.read_text(encoding="utf-8")
+
+
+@pytest.mark.mnist
+def test_the_stored_test_accuracy_is_measured_again(mnist_path):
+    net = DeepNeuralNetwork.load(DEFAULT_MODEL)
+    x_test, y_test = read_mnist(mnist_path, "t10k", 10_000)
+    stored = net.metadata["test_accuracy"]
+    measured = net.compute_accuracy(x_test, y_test)
+    assert measured == stored  # to the last digit stored
+    assert stored > 0.975
+
+
+def test_predict_uses_the_default_model_without_a_model_argument(tmp_path, capsys, mnist_path):
+    from PIL import Image
+
+    images, labels = read_mnist(mnist_path, "t10k", 2)
+    Image.fromarray(images[1]).save(tmp_path / "digit.png")
+    assert main(["predict", str(tmp_path / "digit.png"), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first[0]["prediction"] == labels[1]
+    assert main(["predict", "--model", str(DEFAULT_MODEL), str(tmp_path / "digit.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert main(["predict", str(DEFAULT_MODEL), str(tmp_path / "digit.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert main(["predict", str(DEFAULT_MODEL)]) == 1
+    assert "no images given" in capsys.readouterr().err
+
+
+def test_the_package_data_includes_the_model_and_the_page():
+    """setuptools' own reading of pyproject.toml: the files a wheel or sdist will carry besides modules."""
+    from setuptools.config.pyprojecttoml import read_configuration
+
+    root = DEFAULT_MODEL.parents[3]
+    patterns = read_configuration(root / "pyproject.toml")["tool"]["setuptools"]["package-data"]["nnscratch"]
+    package = root / "src" / "nnscratch"
+    shipped = {p.relative_to(package).as_posix() for pattern in patterns for p in package.glob(pattern)}
+    needed = {"models/default.npz", "web/static/index.html", "web/static/app.js", "web/static/app.css"}
+    assert needed <= shipped
