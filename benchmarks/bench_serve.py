@@ -1,0 +1,203 @@
+"""Loopback load test of ``nnscratch serve``: predictions per second and p50/p99 latency, 1 and 8 clients.
+
+Starts ``python -m nnscratch serve --port 0`` (the shipped model) as a child process with one BLAS
+thread, then, for each number of concurrent clients, sends ``POST /api/predict`` requests over keep-alive
+HTTP/1.1 connections (one per client thread) for at most ``--requests`` requests or ``--seconds``
+seconds, whichever comes first, after a short warm-up. The request body is what the page sends: the
+canvas as a 280×280 PNG in a multipart form (``--payload json`` sends 784 pixels as JSON instead).
+Every answer must be a 200 with a digit; anything else counts as an error. Issue 11's target: p99 ≤ 25 ms
+at 8 clients, zero errors.
+
+    python benchmarks/bench_serve.py [--clients 1,8] [--requests 2000] [--seconds 20] [--payload png]
+                                     [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def canvas_png() -> bytes:
+    """A 7 drawn like the page draws it: white strokes, round caps, on a black 280×280 canvas."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("L", (280, 280))
+    ImageDraw.Draw(im).line([(60, 60), (220, 60), (110, 240)], fill=255, width=22, joint="curve")
+    buffer = io.BytesIO()
+    im.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def request_body(kind: str) -> tuple[bytes, str]:
+    if kind == "json":
+        pixels = [0.0] * 784
+        for r in range(4, 24):
+            pixels[r * 28 + 14] = 1.0
+        return json.dumps({"pixels": pixels}).encode(), "application/json"
+    boundary = uuid.uuid4().hex
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="drawing.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    body += canvas_png() + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def start_server(threads: int) -> tuple[subprocess.Popen, str, int]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(threads)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnscratch", "serve", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        found = re.search(r"http://(127\.0\.0\.1):(\d+)/", line)
+        if found:
+            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+            return proc, found.group(1), int(found.group(2))
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise SystemExit("nnscratch serve did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), or NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Load:
+    """``clients`` threads sending requests until ``budget`` requests are done or ``seconds`` pass."""
+
+    def __init__(self, host: str, port: int, body: bytes, ctype: str) -> None:
+        self.host, self.port, self.body, self.ctype = host, port, body, ctype
+
+    def one(self, conn: http.client.HTTPConnection) -> bool:
+        conn.request("POST", "/api/predict", body=self.body, headers={"Content-Type": self.ctype})
+        response = conn.getresponse()
+        data = response.read()
+        return response.status == 200 and b'"digit"' in data
+
+    def run(self, clients: int, budget: int, seconds: float) -> dict:
+        latencies: list[float] = []
+        errors = [0]
+        left = [budget]
+        lock = threading.Lock()
+        stop_at = time.perf_counter() + seconds
+
+        def client() -> None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            while True:
+                with lock:
+                    if left[0] <= 0 or time.perf_counter() > stop_at:
+                        break
+                    left[0] -= 1
+                start = time.perf_counter()
+                try:
+                    ok = self.one(conn)
+                except (OSError, http.client.HTTPException):
+                    ok = False
+                    conn.close()
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed)
+                    errors[0] += not ok
+            conn.close()
+
+        workers = [threading.Thread(target=client) for _ in range(clients)]
+        began = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        wall = time.perf_counter() - began
+        ordered = sorted(latencies)
+        return {
+            "clients": clients,
+            "requests": len(ordered),
+            "errors": errors[0],
+            "seconds": wall,
+            "per_second": len(ordered) / wall,
+            "p50_ms": 1000 * statistics.median(ordered),
+            "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        }
+
+
+def table(rows: list[dict], label: str) -> str:
+    lines = [
+        f"| {label} | clients | requests | errors | predictions/s | p50 (ms) | p99 (ms) "
+        "| server CPU/request (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.get('case', '')} | {r['clients']} | {r['requests']} | {r['errors']} "
+            f"| {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['server_cpu_ms']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", default="1,8", help="comma-separated numbers of concurrent clients")
+    parser.add_argument("--requests", type=int, default=2000, help="at most this many requests per level")
+    parser.add_argument("--seconds", type=float, default=20.0, help="at most this long per level")
+    parser.add_argument("--payload", choices=["png", "json"], default="png")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads of the server")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    body, ctype = request_body(args.payload)
+    load_before = os.getloadavg()[0]
+    proc, host, port = start_server(args.threads)
+    try:
+        load = Load(host, port, body, ctype)
+        load.run(2, 50, 10.0)  # warm-up
+        rows = []
+        for clients in (int(c) for c in args.clients.split(",")):
+            cpu = cpu_seconds(proc.pid)
+            row = {"case": "idle", **load.run(clients, args.requests, args.seconds)}
+            row["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - cpu) / max(row["requests"], 1)
+            rows.append(row)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, server BLAS threads "
+        f"{args.threads}, payload {args.payload} ({len(body)} bytes), Python {platform.python_version()}, "
+        f"load average before/after {load_before:.1f}/{os.getloadavg()[0]:.1f} (other work on the machine)"
+    )
+    print(table(rows, "case"))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        record = {"rows": rows, "payload": args.payload, "threads": args.threads}
+        args.json.write_text(json.dumps(record, indent=2))
+    return 1 if any(r["errors"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
