@@ -4,7 +4,7 @@ Starts ``python -m nnscratch serve --port 0`` (the shipped model) as a child pro
 thread, then, for each number of concurrent clients, sends ``POST /api/predict`` requests over keep-alive
 HTTP/1.1 connections (one per client thread) for at most ``--requests`` requests or ``--seconds``
 seconds, whichever comes first, after a short warm-up. The request body is what the page sends: the
-canvas as a 280×280 PNG in a multipart form (``--payload json`` sends 784 pixels as JSON instead).
+drawing as a 140×140 PNG in a multipart form (``--payload json`` sends 784 pixels as JSON instead).
 Every answer must be a 200 with a digit; anything else counts as an error. Issue 11's target: p99 ≤ 25 ms
 at 8 clients, zero errors.
 
@@ -33,13 +33,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def canvas_png() -> bytes:
-    """A 7 drawn like the page draws it: white strokes, round caps, on a black 280×280 canvas."""
+    """A 7 drawn like the page draws it (white strokes on a black 280×280 canvas), sent as the page
+    sends it: scaled down to 140×140."""
     from PIL import Image, ImageDraw
 
     im = Image.new("L", (280, 280))
     ImageDraw.Draw(im).line([(60, 60), (220, 60), (110, 240)], fill=255, width=22, joint="curve")
     buffer = io.BytesIO()
-    im.save(buffer, "PNG")
+    im.resize((140, 140), Image.Resampling.BILINEAR, reducing_gap=2.0).save(buffer, "PNG")
     return buffer.getvalue()
 
 
