@@ -7,7 +7,7 @@ import pytest
 
 from nnscratch import DeepNeuralNetwork, Network
 from nnscratch.errors import TrainingDiverged
-from nnscratch.fastpath import BatchEngine, rank1, sgd_per_sample_epoch
+from nnscratch.training.engines import BatchEngine, rank1, sgd_per_sample_epoch
 
 
 def blobs(rng, n=300, n_features=20, n_classes=4, spread=0.15):

@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 from datahelpers import read_mnist  # noqa: E402
 from nnscratch import DeepNeuralNetwork  # noqa: E402
+from nnscratch.images.preprocess import preprocess_image  # noqa: E402
 from nnscratch.models import DEFAULT_MODEL  # noqa: E402
-from nnscratch.preprocess import preprocess_image  # noqa: E402
 from nnscratch.web import create_app  # noqa: E402
 from nnscratch.web.model import load_model  # noqa: E402
 

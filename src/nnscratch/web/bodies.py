@@ -1,7 +1,7 @@
 """Turning request bodies into 28×28 images, and refusing bad ones with a 4xx and a one-line reason.
 
 Two ways in: JSON ``{"pixels": [784 numbers in 0..1]}`` (or 28 rows of 28), and an image file (the
-page sends its canvas as a PNG). Both go through :func:`nnscratch.preprocess.preprocess_image`, the
+page sends its canvas as a PNG). Both go through :func:`nnscratch.images.preprocess.preprocess_image`, the
 same MNIST-style preprocessing as ``nnscratch predict`` (it leaves MNIST digits unchanged).
 :class:`BodyLimit` caps every request body before the app sees it.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from nnscratch.errors import ImageError
-from nnscratch.preprocess import preprocess_image
+from nnscratch.images.preprocess import preprocess_image
 
 log = logging.getLogger(__name__)
 
