@@ -74,7 +74,7 @@ def loop(cx: float, cy: float, rx: float, ry: float, n: int = 28):
 def expect_digit(page, digit: str) -> None:
     from playwright.sync_api import expect
 
-    expect(page.locator("#prediction")).to_have_text(digit, timeout=10_000)
+    expect(page.locator("#prediction")).to_have_text(digit, timeout=20_000)
 
 
 def test_vertical_stroke_reads_one_then_clear_empties(page):
@@ -130,7 +130,7 @@ def test_show_me_a_test_digit(page):
     from playwright.sync_api import expect
 
     page.click("#test-digit")
-    expect(page.locator("#source")).to_contain_text("true label", timeout=10_000)
+    expect(page.locator("#source")).to_contain_text("true label", timeout=20_000)
     assert page.locator("#prediction").text_content() in list("0123456789")
 
 
@@ -165,4 +165,68 @@ def test_seven_drawn_with_touch_on_a_phone_does_not_scroll(browser, server):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "horizontal overflow"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "serve-phone.png"), full_page=True)
+    context.close()
+
+
+COUNT_PREDICT_REQUESTS = """
+window.__inflight = 0; window.__maxInflight = 0; window.__predicts = 0;
+const realFetch = window.fetch;
+window.fetch = async (...args) => {
+  const predict = String(args[0]).includes("/api/predict");
+  if (predict) {
+    window.__predicts += 1; window.__inflight += 1;
+    window.__maxInflight = Math.max(window.__maxInflight, window.__inflight);
+  }
+  try { return await realFetch(...args); } finally { if (predict) window.__inflight -= 1; }
+};
+"""
+
+
+def test_live_prediction_while_drawing_with_one_request_in_flight(browser, server):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_init_script(COUNT_PREDICT_REQUESTS)
+    page = context.new_page()
+    page.goto(server.url)
+    xy = canvas_points(page, [(0.5, 0.1 + 0.8 * t / 40) for t in range(41)])
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=3)
+        page.wait_for_timeout(25)
+    expect(page.locator("#prediction")).not_to_have_text("", timeout=20_000)  # answered before release
+    page.mouse.up()
+    expect_digit(page, "1")
+    page.wait_for_function("window.__inflight === 0")
+    assert page.evaluate("window.__maxInflight") == 1
+    assert page.evaluate("window.__predicts") >= 2
+    context.close()
+
+
+def test_keyboard_only(page):
+    from playwright.sync_api import expect
+
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "test-digit":
+            break
+    assert page.evaluate("document.activeElement.id") == "test-digit"
+    page.keyboard.press("Enter")
+    expect(page.locator("#source")).to_contain_text("true label", timeout=20_000)
+    page.focus("#draw")
+    page.keyboard.press("Escape")
+    expect(page.locator("#prediction")).to_have_text("")
+    page.focus("#upload")  # the photo input is hidden visually but still reachable with Tab
+    assert page.evaluate("document.activeElement.id") == "upload"
+
+
+def test_no_horizontal_overflow_on_a_360px_phone(browser, server):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    box = page.locator("#draw").bounding_box()
+    assert box["width"] >= 280 and box["x"] >= 0 and box["x"] + box["width"] <= 360
     context.close()
