@@ -92,3 +92,21 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class FractionProgress(Callback):
+    """Report progress as the fraction of all samples of all epochs done so far: ``report(0.0 … 1.0)``.
+
+    For callers that show one bar for a whole run (``nnscratch finetune``, the web app)."""
+
+    def __init__(self, report: Callable[[float], None]) -> None:
+        self.report = report
+        self.total = 0
+        self.done = 0
+
+    def on_train_begin(self, net, epochs, n_samples):
+        self.total, self.done = max(1, epochs * n_samples), 0
+
+    def on_progress(self, n):
+        self.done += n
+        self.report(min(1.0, self.done / self.total))
