@@ -110,7 +110,7 @@ def test_real_server_answers_then_stops_on_ctrl_c(tmp_path):
 
     model = tmp_path / "mine.npz"
     DeepNeuralNetwork(sizes=[784, 8, 10], seed=0).save(model)
-    server = Server(str(model))
+    server = Server(str(model), data_home=tmp_path / "data")
     try:
         with urllib.request.urlopen(server.url + "healthz", timeout=10) as response:
             assert json.load(response) == {"status": "ok", "model": "mine.npz"}

@@ -25,8 +25,12 @@ STATIC_IDS = ('id="draw"', 'id="prediction"', 'id="probabilities"', 'id="clear"'
 
 
 @pytest.fixture(scope="module")
-def client(mnist_path):
-    with TestClient(create_app(data_dir=mnist_path, seed=0)) as c:
+def client(mnist_path, tmp_path_factory):
+    home = tmp_path_factory.mktemp("web-data")
+    app = create_app(
+        data_dir=mnist_path, corrections_dir=home / "corrections", models_dir=home / "models", seed=0
+    )
+    with TestClient(app) as c:
         yield c
 
 

@@ -20,9 +20,9 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
-def server(mnist_path):
+def server(mnist_path, tmp_path_factory):
     need_chromium()
-    srv = Server("--data-dir", str(mnist_path))
+    srv = Server("--data-dir", str(mnist_path), data_home=tmp_path_factory.mktemp("xdg-data"))
     yield srv
     code, log = srv.stop()
     assert code == 0, log
@@ -38,7 +38,7 @@ def browser(server):
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+    context = new_context(browser, viewport=DESKTOP, device_scale_factor=1)
     page = context.new_page()
     foreign: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(server.url) else foreign.append(r.url))
@@ -47,6 +47,12 @@ def page(browser, server):
     yield page
     context.close()
     assert foreign == [], f"the page fetched something from elsewhere: {foreign}"
+
+
+def new_context(browser, **options):
+    context = browser.new_context(**options)
+    context.set_default_timeout(60_000)  # the test machine is shared and sometimes very slow
+    return context
 
 
 def canvas_points(page, points):
@@ -149,7 +155,7 @@ def touch_stroke(page, cdp, points, steps: int = 6) -> None:
 
 
 def test_seven_drawn_with_touch_on_a_phone_does_not_scroll(browser, server):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context = new_context(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(server.url)
     page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
@@ -185,7 +191,7 @@ window.fetch = async (...args) => {
 def test_live_prediction_while_drawing_with_one_request_in_flight(browser, server):
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport=DESKTOP)
+    context = new_context(browser, viewport=DESKTOP)
     context.add_init_script(COUNT_PREDICT_REQUESTS)
     page = context.new_page()
     page.goto(server.url)
@@ -222,7 +228,7 @@ def test_keyboard_only(page):
 
 
 def test_no_horizontal_overflow_on_a_360px_phone(browser, server):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    context = new_context(browser, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(server.url)
     page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
@@ -230,3 +236,82 @@ def test_no_horizontal_overflow_on_a_360px_phone(browser, server):
     box = page.locator("#draw").bounding_box()
     assert box["width"] >= 280 and box["x"] >= 0 and box["x"] + box["width"] <= 360
     context.close()
+
+
+ASK_WHILE_TEACHING = """async () => {
+  const canvas = document.getElementById("draw");
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  const status = () => document.getElementById("teach-status").textContent;
+  let answered = 0, failed = 0;
+  const deadline = performance.now() + 120000;
+  while (!status().startsWith("Teaching") && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  while (status().startsWith("Teaching") && performance.now() < deadline) {
+    const form = new FormData();
+    form.append("image", blob, "d.png");
+    const response = await fetch("/api/predict", { method: "POST", body: form });
+    if (response.ok && status().startsWith("Teaching")) answered += 1;
+    if (!response.ok) failed += 1;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { answered, failed };
+}"""
+
+
+def test_correct_then_teach_it_shows_new_figures_and_keeps_answering(browser, mnist_path, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    from datahelpers import read_mnist
+
+    corrections = tmp_path / "corrections"
+    images, labels = read_mnist(mnist_path, "train", 300)  # someone's earlier corrections (MNIST-like)
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        (corrections / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(255 - image).save(corrections / str(label) / f"old-{i}.png")
+    srv = Server(
+        "--data-dir",
+        str(mnist_path),
+        "--corrections-dir",
+        str(corrections),
+        "--models-dir",
+        str(tmp_path / "m"),
+    )
+    try:
+        context = new_context(browser, viewport=DESKTOP)
+        page = context.new_page()
+        page.goto(srv.url)
+        expect(page.locator("#correction-counts")).to_contain_text(
+            str(int((labels == 1).sum())), timeout=20_000
+        )
+        mouse_stroke(page, [(0.5, 0.15), (0.5, 0.85)], steps=12)
+        expect_digit(page, "1")
+        before = int(page.locator("#correction-counts tr").nth(1).locator("td").nth(1).text_content())
+        page.click("#correct-1")
+        expect(page.locator("#correction-status")).to_contain_text("Saved as a 1", timeout=20_000)
+        assert (
+            int(page.locator("#correction-counts tr").nth(1).locator("td").nth(1).text_content())
+            == before + 1
+        )
+        assert len(list((corrections / "1").glob("*.png"))) == before + 1
+        page.click("#teach")
+        meanwhile = page.evaluate(ASK_WHILE_TEACHING)
+        expect(page.locator("#teach-result")).to_be_visible(timeout=120_000)
+        status = page.locator("#teach-status").text_content()
+        assert meanwhile["failed"] == 0 and meanwhile["answered"] >= 1, (meanwhile, status)
+        assert page.locator("#mnist-before").text_content() == "97.96 %"
+        assert page.locator("#mnist-after").text_content().endswith("%")
+        assert page.locator("#user-before").text_content().endswith("%")  # 301 digits: some held out
+        assert status.startswith("Learned in") or status.startswith("Not taken, nothing changed:"), status
+        if status.startswith("Learned in"):
+            assert "finetuned-" in status
+            expect(page.locator("#model-info")).to_contain_text("finetuned-", timeout=20_000)
+            page.click("#undo")
+            expect(page.locator("#model-info")).to_contain_text("default.npz", timeout=20_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "serve-teach.png"), full_page=True)
+        context.close()
+    finally:
+        code, log = srv.stop()
+    assert code == 0 and "Traceback" not in log, log

@@ -7,6 +7,10 @@ documented body, and no answer may be a server error.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -25,7 +29,11 @@ from nnscratch.web import create_app  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(data_dir=mnist_dir(), seed=0))
+HOME = Path(tempfile.mkdtemp(prefix="nnscratch-fuzz-"))
+APP = create_app(
+    data_dir=mnist_dir(), corrections_dir=HOME / "corrections", models_dir=HOME / "models", seed=0
+)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 schema.config.generation.update(
     modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],
     deterministic=True,
@@ -37,3 +45,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_never_answers_with_a_server_error(case):
     case.call_and_validate(checks=CHECKS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_the_fuzzed_folders():
+    yield
+    shutil.rmtree(HOME, ignore_errors=True)

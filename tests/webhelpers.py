@@ -43,8 +43,11 @@ def need_chromium() -> None:
 class Server:
     """``python -m nnscratch serve`` on a free loopback port; ``url`` once it is listening."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, data_home: Path | None = None) -> None:
+        """``data_home`` becomes $XDG_DATA_HOME (default corrections and models folders) of the server."""
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+        if data_home is not None:
+            env["XDG_DATA_HOME"] = str(data_home)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nnscratch", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,

@@ -62,10 +62,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--open", action="store_true", help="open the page in a web browser once it is up")
     parser.add_argument(
         "--data-dir",
+        metavar="DIR",
         type=Path,
         default=None,
-        help="directory with the MNIST files for 'show me a test digit' (default: $NNSCRATCH_DATA or the "
-        "user cache; never downloaded)",
+        help="directory with the MNIST files, for 'show me a test digit' and for 'Teach it' (default: "
+        "$NNSCRATCH_DATA or the user cache; never downloaded)",
+    )
+    parser.add_argument(
+        "--corrections-dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="where 'it was a ...' saves pictures, as DIR/<digit>/ (what 'nnscratch finetune' reads) "
+        "(default: corrections/ in $XDG_DATA_HOME/nnscratch or ~/.local/share/nnscratch)",
+    )
+    parser.add_argument(
+        "--models-dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="where 'Teach it' saves fine-tuned models (default: models/ beside the default corrections)",
     )
     parser.set_defaults(handler=run)
 
@@ -113,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
 
     from nnscratch.web import create_app
 
-    app = create_app(args.model, data_dir=args.data_dir)
+    app = create_app(
+        args.model, data_dir=args.data_dir, corrections_dir=args.corrections_dir, models_dir=args.models_dir
+    )
     if not is_loopback(args.host):
         print(
             f"nnscratch serve: warning: listening on {args.host}, which is not a loopback address: anyone "
@@ -126,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     url = f"http://{shown}:{port}/"
     model = app.state.holder.current
     print(f"nnscratch serve: {url} (model {model.path}); press Ctrl-C to stop", file=sys.stderr, flush=True)
+    print(f"nnscratch serve: corrections go to {app.state.corrections.root}", file=sys.stderr, flush=True)
     if args.open:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))

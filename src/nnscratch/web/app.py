@@ -16,7 +16,6 @@ Every refused request gets a 4xx with ``{"detail": "one-line reason"}``.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from nnscratch import __version__
-from nnscratch.errors import DataError
 from nnscratch.web import schemas
 from nnscratch.web.bodies import (
     MAX_BODY_BYTES,
@@ -39,7 +37,11 @@ from nnscratch.web.bodies import (
     image_from_pixels,
     pixels_from_json,
 )
+from nnscratch.web.corrections import MAX_CORRECTIONS, CorrectionStore, user_data_dir
+from nnscratch.web.jobs import FinetuneJobs
+from nnscratch.web.localdata import LocalMnist
 from nnscratch.web.model import ModelHolder, analyse, load_model
+from nnscratch.web.teach import add_teaching_routes
 
 log = logging.getLogger(__name__)
 
@@ -53,40 +55,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-class TestDigits:
-    """The MNIST test set, read on first use from local copies only (never downloaded)."""
-
-    def __init__(self, data_dir: str | Path | None, seed: int | None) -> None:
-        self.data_dir = data_dir
-        self.rng = np.random.default_rng(seed)
-        self._lock = threading.Lock()
-        self._data: tuple[np.ndarray, np.ndarray] | None = None
-
-    def get(self, index: int | None) -> tuple[int, np.ndarray, int]:
-        with self._lock:
-            if self._data is None:
-                self._data = self._load()
-            images, labels = self._data
-            if index is None:
-                index = int(self.rng.integers(len(labels)))
-        if index >= len(labels):
-            raise BadRequest(422, f"index must be in 0..{len(labels) - 1}, got {index}")
-        return index, images[index], int(labels[index])
-
-    def _load(self) -> tuple[np.ndarray, np.ndarray]:
-        from nnscratch.data import load_dataset
-
-        try:
-            ds = load_dataset("mnist", self.data_dir, download=False)
-        except DataError:
-            raise BadRequest(
-                404,
-                "the MNIST test set is not on this machine; start the server with --data-dir DIR "
-                "(or set NNSCRATCH_DATA, or run `nnscratch data fetch`)",
-            ) from None
-        return np.asarray(ds.x_test), np.asarray(ds.y_test)
 
 
 def _problem(status: int, reason: str) -> JSONResponse:
@@ -135,12 +103,17 @@ def create_app(
     model_path: str | Path | None = None,
     *,
     data_dir: str | Path | None = None,
+    corrections_dir: str | Path | None = None,
+    models_dir: str | Path | None = None,
+    max_corrections: int = MAX_CORRECTIONS,
     seed: int | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The web app answering with the model in ``model_path`` (default: the model shipped with
-    nnscratch). ``data_dir`` holds MNIST for "show me a test digit" (local copies only); ``seed`` seeds
-    the choice of test digits."""
+    nnscratch). ``data_dir`` holds MNIST (local copies only) for test digits and for replay while
+    fine-tuning; corrections go to ``corrections_dir/<digit>/`` and fine-tuned models to ``models_dir``
+    (defaults: ``corrections/`` and ``models/`` in :func:`~nnscratch.web.corrections.user_data_dir`,
+    created on first write); ``seed`` seeds the choice of test digits and the fine-tunes."""
     app = FastAPI(
         title="nnscratch",
         version=__version__,
@@ -149,9 +122,10 @@ def create_app(
         redoc_url=None,
     )
     holder = ModelHolder(load_model(model_path))
-    digits = TestDigits(data_dir, seed)
-    app.state.holder = holder
-    app.state.test_digits = digits
+    mnist = LocalMnist(data_dir, seed)
+    store = CorrectionStore(corrections_dir or user_data_dir() / "corrections", max_count=max_corrections)
+    jobs = FinetuneJobs(holder, store, mnist, models_dir or user_data_dir() / "models", seed=seed or 0)
+    app.state.holder, app.state.mnist, app.state.corrections, app.state.jobs = holder, mnist, store, jobs
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     errors = schemas.error_responses
@@ -178,10 +152,12 @@ def create_app(
         summary="A (random) MNIST test digit, its true label and the network's answer",
     )
     def test_digit(index: int | None = Query(None, ge=0, description="which test image; random if left out")):
-        index, image, label = digits.get(index)
+        index, image, label = mnist.test_digit(index)
         model = holder.current
         result = analyse(model, image_from_pixels(image.astype(np.float32) / 255.0))
         return JSONResponse({"index": index, "label": label, **result})
+
+    add_teaching_routes(app, holder, store, jobs)
 
     @app.get("/healthz", response_model=schemas.Health, summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -47,8 +47,14 @@ def describe(net: DeepNeuralNetwork, path: Path, *, default: bool) -> dict[str, 
         "dataset": meta.get("dataset"),
         "epochs": len(net.history),
         "preset": meta.get("preset"),
-        "finetuned_from": meta.get("finetuned_from"),
+        "finetuned_from": _finetuned_from(meta),
     }
+
+
+def _finetuned_from(meta: dict) -> str | None:
+    """The file a fine-tuned model came from (recorded by nnscratch.training.finetune), else None."""
+    source = (meta.get("finetune") or {}).get("from") if isinstance(meta.get("finetune"), dict) else None
+    return source.get("file") if isinstance(source, dict) else None
 
 
 def load_model(path: str | Path | None = None) -> LoadedModel:

@@ -107,3 +107,52 @@ PREDICT_BODY: dict[str, Any] = {
         },
     }
 }
+
+
+class Corrections(BaseModel):
+    dir: str = Field(description="the corrections folder, laid out as DIR/<digit>/")
+    counts: dict[str, int] = Field(description='pictures per digit, "0" to "9"')
+    total: int
+    max: int = Field(description="the folder's cap on pictures")
+
+
+class CorrectionSaved(Corrections):
+    saved: str = Field(description="<digit>/<file name chosen by the server>")
+
+
+class FinetuneJob(BaseModel):
+    id: str
+    status: str = Field(description="running, done, refused (MNIST would be forgotten) or failed")
+    progress: float = Field(ge=0, le=1)
+    base_model: str = Field(description="file name of the model that was fine-tuned")
+    seconds: float
+    result: dict[str, Any] | None = Field(
+        description="before/after figures: user_holdout {n, before, after}, mnist_test {before, after, "
+        "drop_points, max_drop_points}, digits_per_class, n_trained, n_replayed, seconds, recipe, seed"
+    )
+    saved: str | None = Field(description="the fine-tuned model file, once saved and swapped in")
+    error: str | None
+    skipped: list[str] = Field(description="correction files that could not be used, with the reason")
+
+
+class FinetuneStatus(FinetuneJob):
+    model: ModelInfo = Field(description="the model answering now")
+
+
+CORRECTION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image", "label"],
+                    "properties": {
+                        "image": {"type": "string", "format": "binary", "description": "the picture"},
+                        "label": {"type": "string", "enum": [str(d) for d in range(10)]},
+                    },
+                }
+            }
+        },
+    }
+}
