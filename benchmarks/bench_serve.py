@@ -8,8 +8,13 @@ drawing as a 140×140 PNG in a multipart form (``--payload json`` sends 784 pixe
 Every answer must be a 200 with a digit; anything else counts as an error. Issue 11's target: p99 ≤ 25 ms
 at 8 clients, zero errors.
 
+``--during-finetune`` (issue 12) also measures each level while "Teach it" runs: the server gets a
+corrections folder of ``--corrections`` MNIST training digits, and fine-tunes are started back to back
+(``POST /api/finetune``, polled until done) for the whole level; only requests that started and ended
+while a fine-tune was running are counted in that row.
+
     python benchmarks/bench_serve.py [--clients 1,8] [--requests 2000] [--seconds 20] [--payload png]
-                                     [--json FILE]
+                                     [--during-finetune] [--data-dir DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -24,12 +29,16 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("NNSCRATCH_DATA") or REPO.parent / "shared" / "data" / "mnist")
 
 
 def canvas_png() -> bytes:
@@ -59,12 +68,12 @@ def request_body(kind: str) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def start_server(threads: int) -> tuple[subprocess.Popen, str, int]:
+def start_server(threads: int, *extra: str) -> tuple[subprocess.Popen, str, int]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nnscratch", "serve", "--port", "0"],
+        [sys.executable, "-m", "nnscratch", "serve", "--port", "0", *extra],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
@@ -103,9 +112,12 @@ class Load:
         data = response.read()
         return response.status == 200 and b'"digit"' in data
 
-    def run(self, clients: int, budget: int, seconds: float) -> dict:
-        latencies: list[float] = []
-        errors = [0]
+    def run(
+        self, clients: int, budget: int, seconds: float, busy: list[tuple[float, float]] | None = None
+    ) -> dict:
+        """Measure; with ``busy`` (a list of (start, end) times that fills while this runs), count only
+        requests that lie wholly inside one of those intervals."""
+        timed: list[tuple[float, float, bool]] = []
         left = [budget]
         lock = threading.Lock()
         stop_at = time.perf_counter() + seconds
@@ -124,10 +136,8 @@ class Load:
                     ok = False
                     conn.close()
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-                elapsed = time.perf_counter() - start
                 with lock:
-                    latencies.append(elapsed)
-                    errors[0] += not ok
+                    timed.append((start, time.perf_counter(), ok))
             conn.close()
 
         workers = [threading.Thread(target=client) for _ in range(clients)]
@@ -137,16 +147,70 @@ class Load:
         for w in workers:
             w.join()
         wall = time.perf_counter() - began
-        ordered = sorted(latencies)
+        if busy is not None:
+            timed = [t for t in timed if any(a <= t[0] and t[1] <= b for a, b in busy)]
+            wall = sum(min(b, began + wall) - max(a, began) for a, b in busy if b > began)
+        ordered = sorted(end - start for start, end, _ in timed) or [float("nan")]
         return {
             "clients": clients,
-            "requests": len(ordered),
-            "errors": errors[0],
+            "requests": len(timed),
+            "errors": sum(not ok for _, _, ok in timed),
             "seconds": wall,
-            "per_second": len(ordered) / wall,
+            "per_second": len(timed) / wall if wall > 0 else float("nan"),
             "p50_ms": 1000 * statistics.median(ordered),
             "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
         }
+
+
+def corrections_folder(root: Path, data_dir: Path, n: int) -> Path:
+    """``root/corrections/<digit>/`` with the first ``n`` MNIST training digits as dark-on-light PNGs."""
+    import gzip
+
+    from PIL import Image
+
+    with gzip.open(data_dir / "train-images-idx3-ubyte.gz") as fh:
+        images = np.frombuffer(fh.read(16 + n * 784), np.uint8, offset=16).reshape(n, 28, 28)
+    with gzip.open(data_dir / "train-labels-idx1-ubyte.gz") as fh:
+        labels = np.frombuffer(fh.read(8 + n), np.uint8, offset=8)
+    folder = root / "corrections"
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(255 - image).save(folder / str(label) / f"{i}.png")
+    return folder
+
+
+class Teacher:
+    """Starts fine-tunes back to back until stopped; ``busy`` holds each one's (start, end) times."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.busy: list[tuple[float, float]] = []
+        self.statuses: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _call(self, conn: http.client.HTTPConnection, method: str, path: str) -> tuple[int, dict]:
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+
+    def _loop(self) -> None:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        while not self.stop.is_set():
+            status, job = self._call(conn, "POST", "/api/finetune")
+            if status != 202:
+                raise SystemExit(f"POST /api/finetune answered {status}: {job}")
+            start = time.perf_counter()
+            while job.get("status", "running") == "running":
+                time.sleep(0.02)
+                _, job = self._call(conn, "GET", f"/api/finetune/{job['id']}")
+            self.busy.append((start, time.perf_counter()))
+            self.statuses.append(job["status"])
+        conn.close()
+
+
+def _ms(value: float) -> str:
+    return "–" if value != value else f"{value:.2f}"  # NaN: not measured
 
 
 def table(rows: list[dict], label: str) -> str:
@@ -158,9 +222,43 @@ def table(rows: list[dict], label: str) -> str:
     for r in rows:
         lines.append(
             f"| {r.get('case', '')} | {r['clients']} | {r['requests']} | {r['errors']} "
-            f"| {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['server_cpu_ms']:.2f} |"
+            f"| {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {_ms(r['server_cpu_ms'])} |"
         )
     return "\n".join(lines)
+
+
+def measure(args: argparse.Namespace, body: bytes, ctype: str, work: Path) -> tuple[list[dict], list[str]]:
+    extra: list[str] = []
+    if args.during_finetune:
+        folder = corrections_folder(work, args.data_dir, args.corrections)
+        extra = ["--data-dir", str(args.data_dir), "--corrections-dir", str(folder)]
+        extra += ["--models-dir", str(work / "models")]
+    proc, host, port = start_server(args.threads, *extra)
+    rows, statuses = [], []
+    try:
+        load = Load(host, port, body, ctype)
+        load.run(2, 50, 10.0)  # warm-up
+        for clients in (int(c) for c in args.clients.split(",")):
+            cpu = cpu_seconds(proc.pid)
+            row = {"case": "idle", **load.run(clients, args.requests, args.seconds)}
+            row["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - cpu) / max(row["requests"], 1)
+            rows.append(row)
+            if args.during_finetune:
+                teacher = Teacher(host, port)
+                teacher.thread.start()
+                row = {
+                    "case": "during fine-tune",
+                    **load.run(clients, args.requests, args.seconds, teacher.busy),
+                }
+                teacher.stop.set()
+                teacher.thread.join()
+                row["server_cpu_ms"] = float("nan")
+                rows.append(row)
+                statuses += teacher.statuses
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    return rows, statuses
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,32 +268,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="at most this long per level")
     parser.add_argument("--payload", choices=["png", "json"], default="png")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads of the server")
+    parser.add_argument("--during-finetune", action="store_true", help="also measure while fine-tuning")
+    parser.add_argument("--corrections", type=int, default=300, help="corrections to fine-tune on")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="the MNIST files (replay)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     body, ctype = request_body(args.payload)
     load_before = os.getloadavg()[0]
-    proc, host, port = start_server(args.threads)
-    try:
-        load = Load(host, port, body, ctype)
-        load.run(2, 50, 10.0)  # warm-up
-        rows = []
-        for clients in (int(c) for c in args.clients.split(",")):
-            cpu = cpu_seconds(proc.pid)
-            row = {"case": "idle", **load.run(clients, args.requests, args.seconds)}
-            row["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - cpu) / max(row["requests"], 1)
-            rows.append(row)
-    finally:
-        proc.terminate()
-        proc.wait(20)
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as work:
+        rows, statuses = measure(args, body, ctype, Path(work))
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, server BLAS threads "
         f"{args.threads}, payload {args.payload} ({len(body)} bytes), Python {platform.python_version()}, "
         f"load average before/after {load_before:.1f}/{os.getloadavg()[0]:.1f} (other work on the machine)"
     )
+    if statuses:
+        print(f"fine-tunes run during the measurement: {len(statuses)} ({', '.join(sorted(set(statuses)))})")
     print(table(rows, "case"))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {"rows": rows, "payload": args.payload, "threads": args.threads}
+        record = {"rows": rows, "payload": args.payload, "threads": args.threads, "finetunes": statuses}
         args.json.write_text(json.dumps(record, indent=2))
     return 1 if any(r["errors"] for r in rows) else 0
 
