@@ -9,6 +9,8 @@ Endpoints (schema at ``/openapi.json``):
 * ``GET /api/test-digit[?index=N]``: a (random) MNIST test digit, its true label and the network's answer,
   when the MNIST test set is on this machine.
 * ``GET /healthz``.
+* Teaching it the user's handwriting (:mod:`nnscratch.web.teach`): ``POST``/``GET /api/corrections``,
+  ``POST /api/finetune``, ``GET /api/finetune/{id}``, ``POST /api/model/revert``.
 
 Every refused request gets a 4xx with ``{"detail": "one-line reason"}``.
 """
@@ -99,35 +101,8 @@ async def _image_from_request(request: Request) -> np.ndarray:
     )
 
 
-def create_app(
-    model_path: str | Path | None = None,
-    *,
-    data_dir: str | Path | None = None,
-    corrections_dir: str | Path | None = None,
-    models_dir: str | Path | None = None,
-    max_corrections: int = MAX_CORRECTIONS,
-    seed: int | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
-) -> FastAPI:
-    """The web app answering with the model in ``model_path`` (default: the model shipped with
-    nnscratch). ``data_dir`` holds MNIST (local copies only) for test digits and for replay while
-    fine-tuning; corrections go to ``corrections_dir/<digit>/`` and fine-tuned models to ``models_dir``
-    (defaults: ``corrections/`` and ``models/`` in :func:`~nnscratch.web.corrections.user_data_dir`,
-    created on first write); ``seed`` seeds the choice of test digits and the fine-tunes."""
-    app = FastAPI(
-        title="nnscratch",
-        version=__version__,
-        description="Draw a digit and see a from-scratch NumPy network read it.",
-        docs_url=None,  # FastAPI's /docs and /redoc pages load scripts from a CDN: nothing external here
-        redoc_url=None,
-    )
-    holder = ModelHolder(load_model(model_path))
-    mnist = LocalMnist(data_dir, seed)
-    store = CorrectionStore(corrections_dir or user_data_dir() / "corrections", max_count=max_corrections)
-    jobs = FinetuneJobs(holder, store, mnist, models_dir or user_data_dir() / "models", seed=seed or 0)
-    app.state.holder, app.state.mnist, app.state.corrections, app.state.jobs = holder, mnist, store, jobs
-    _install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+def _add_reading_routes(app: FastAPI, holder: ModelHolder, mnist: LocalMnist) -> None:
+    """``POST /api/predict``, ``GET /api/model`` and ``GET /api/test-digit``."""
     errors = schemas.error_responses
 
     @app.post(
@@ -157,6 +132,37 @@ def create_app(
         result = analyse(model, image_from_pixels(image.astype(np.float32) / 255.0))
         return JSONResponse({"index": index, "label": label, **result})
 
+
+def create_app(
+    model_path: str | Path | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    corrections_dir: str | Path | None = None,
+    models_dir: str | Path | None = None,
+    max_corrections: int = MAX_CORRECTIONS,
+    seed: int | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The web app answering with the model in ``model_path`` (default: the model shipped with
+    nnscratch). ``data_dir`` holds MNIST (local copies only) for test digits and for replay while
+    fine-tuning; corrections go to ``corrections_dir/<digit>/`` and fine-tuned models to ``models_dir``
+    (defaults: ``corrections/`` and ``models/`` in :func:`~nnscratch.web.corrections.user_data_dir`,
+    created on first write); ``seed`` seeds the choice of test digits and the fine-tunes."""
+    app = FastAPI(
+        title="nnscratch",
+        version=__version__,
+        description="Draw a digit and see a from-scratch NumPy network read it.",
+        docs_url=None,  # FastAPI's /docs and /redoc pages load scripts from a CDN: nothing external here
+        redoc_url=None,
+    )
+    holder = ModelHolder(load_model(model_path))
+    mnist = LocalMnist(data_dir, seed)
+    store = CorrectionStore(corrections_dir or user_data_dir() / "corrections", max_count=max_corrections)
+    jobs = FinetuneJobs(holder, store, mnist, models_dir or user_data_dir() / "models", seed=seed or 0)
+    app.state.holder, app.state.mnist, app.state.corrections, app.state.jobs = holder, mnist, store, jobs
+    _install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    _add_reading_routes(app, holder, mnist)
     add_teaching_routes(app, holder, store, jobs)
 
     @app.get("/healthz", response_model=schemas.Health, summary="Liveness")
