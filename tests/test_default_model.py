@@ -57,5 +57,11 @@ def test_the_package_data_includes_the_model_and_the_page():
     patterns = read_configuration(root / "pyproject.toml")["tool"]["setuptools"]["package-data"]["nnscratch"]
     package = root / "src" / "nnscratch"
     shipped = {p.relative_to(package).as_posix() for pattern in patterns for p in package.glob(pattern)}
-    needed = {"models/default.npz", "web/static/index.html", "web/static/app.js", "web/static/app.css"}
+    needed = {
+        "models/default.npz",
+        "web/static/index.html",
+        "web/static/app.js",
+        "web/static/teach.js",
+        "web/static/app.css",
+    }
     assert needed <= shipped

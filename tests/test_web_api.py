@@ -228,7 +228,7 @@ def test_page_and_static_files_load_nothing_from_elsewhere(client):
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for hook in STATIC_IDS:
         assert hook in page.text
-    for name in ("app.js", "app.css"):
+    for name in ("app.js", "teach.js", "app.css"):
         response = client.get(f"/static/{name}")
         assert response.status_code == 200
         assert "http://" not in response.text and "https://" not in response.text

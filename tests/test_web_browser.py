@@ -41,12 +41,16 @@ def page(browser, server):
     context = new_context(browser, viewport=DESKTOP, device_scale_factor=1)
     page = context.new_page()
     foreign: list[str] = []
+    errors: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(server.url) else foreign.append(r.url))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(server.url)
     page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
     yield page
     context.close()
     assert foreign == [], f"the page fetched something from elsewhere: {foreign}"
+    assert errors == [], f"JavaScript errors: {errors}"
 
 
 def new_context(browser, **options):
