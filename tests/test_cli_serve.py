@@ -120,3 +120,16 @@ def test_real_server_answers_then_stops_on_ctrl_c(tmp_path):
         code, log = server.stop()
     assert code == 0, log
     assert "Traceback" not in log and "stopped" in log
+
+
+def test_open_opens_the_page_in_a_browser(monkeypatch, capsys):
+    import time
+
+    import uvicorn
+
+    opened: list[str] = []
+    monkeypatch.setattr(serve_cli.webbrowser, "open", opened.append)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: time.sleep(1.5))
+    assert main(["serve", "--port", "0", "--open"]) == 0
+    url = capsys.readouterr().err.split()[2]
+    assert opened == [url] and url.startswith("http://127.0.0.1:")

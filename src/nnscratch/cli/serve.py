@@ -145,14 +145,16 @@ def run(args: argparse.Namespace) -> int:
     model = app.state.holder.current
     print(f"nnscratch serve: {url} (model {model.path}); press Ctrl-C to stop", file=sys.stderr, flush=True)
     print(f"nnscratch serve: corrections go to {app.state.corrections.root}", file=sys.stderr, flush=True)
+    opener = threading.Timer(0.5, webbrowser.open, args=(url,))
     if args.open:
-        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+        opener.start()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
+        opener.cancel()
         sock.close()
     print("nnscratch serve: stopped", file=sys.stderr, flush=True)
     return 0
