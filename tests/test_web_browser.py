@@ -8,6 +8,7 @@ to tests/artifacts/ (git-ignored).
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -46,11 +47,26 @@ def page(browser, server):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(server.url)
-    page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
+    wait_for_model_info(page)
     yield page
     context.close()
     assert foreign == [], f"the page fetched something from elsewhere: {foreign}"
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+# The page's Content-Security-Policy forbids eval, so waits use locators (or Python-side polling),
+# never page.wait_for_function with a string: Playwright evaluates those with eval while polling.
+def wait_for_model_info(page) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#model-info")).to_contain_text("784-128-64-10", timeout=60_000)
+
+
+def poll(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def new_context(browser, **options):
@@ -101,9 +117,11 @@ def test_vertical_stroke_reads_one_then_clear_empties(page):
 
 
 def test_closed_loop_reads_zero_and_desktop_screenshot(page):
+    from playwright.sync_api import expect
+
     mouse_stroke(page, loop(0.5, 0.5, 0.26, 0.36))
     expect_digit(page, "0")
-    page.wait_for_function("document.querySelectorAll('#hidden canvas').length === 2")
+    expect(page.locator("#hidden canvas")).to_have_count(2)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "serve-desktop.png"), full_page=True)
 
@@ -162,7 +180,7 @@ def test_seven_drawn_with_touch_on_a_phone_does_not_scroll(browser, server):
     context = new_context(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(server.url)
-    page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
+    wait_for_model_info(page)
     assert page.evaluate("document.documentElement.scrollHeight") > PHONE["height"], (
         "the page must be scrollable"
     )
@@ -208,7 +226,7 @@ def test_live_prediction_while_drawing_with_one_request_in_flight(browser, serve
     expect(page.locator("#prediction")).not_to_have_text("", timeout=20_000)  # answered before release
     page.mouse.up()
     expect_digit(page, "1")
-    page.wait_for_function("window.__inflight === 0")
+    poll(lambda: page.evaluate("window.__inflight") == 0)
     assert page.evaluate("window.__maxInflight") == 1
     assert page.evaluate("window.__predicts") >= 2
     context.close()
@@ -235,7 +253,7 @@ def test_no_horizontal_overflow_on_a_360px_phone(browser, server):
     context = new_context(browser, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(server.url)
-    page.wait_for_function("document.getElementById('model-info').textContent.includes('784-128-64-10')")
+    wait_for_model_info(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     box = page.locator("#draw").bounding_box()
     assert box["width"] >= 280 and box["x"] >= 0 and box["x"] + box["width"] <= 360
