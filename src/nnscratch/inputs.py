@@ -12,18 +12,25 @@ import numpy as np
 PIXEL_SCALE = 255.0
 
 
-def as_float_input(x: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """Images as floats in [0, 1], flattened to rows of pixels.
-
-    uint8 pixels (0..255) are divided by 255; floats are taken as already scaled. (28, 28) images are
-    flattened to 784 values; one image stays 1-D, a batch is 2-D (n, 784).
-    """
+def scale_pixels(x: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """The pixel rule: uint8 values are divided by ``PIXEL_SCALE``; floats are taken as already in [0, 1]
+    (only cast to ``dtype``). Any other dtype is a TypeError."""
     x = np.asarray(x)
     dtype = np.dtype(dtype)
     if x.dtype == np.uint8:
-        x = np.divide(x, dtype.type(PIXEL_SCALE), dtype=dtype)
-    elif not np.issubdtype(x.dtype, np.floating):
+        return np.divide(x, dtype.type(PIXEL_SCALE), dtype=dtype)
+    if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"expected uint8 pixels or floats in [0, 1], got dtype {x.dtype}")
+    return x.astype(dtype, copy=False)
+
+
+def as_float_input(x: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """Images as floats in [0, 1] (:func:`scale_pixels`), flattened to rows of pixels.
+
+    (28, 28) images are flattened to 784 values; one image stays 1-D, a batch is 2-D (n, 784).
+    """
+    dtype = np.dtype(dtype)
+    x = scale_pixels(x, dtype)
     if x.ndim == 2 and x.shape == (28, 28):
         return x.reshape(784).astype(dtype, copy=False)
     if x.ndim == 3:
@@ -47,16 +54,20 @@ def labels_from(y: np.ndarray, n_classes: int) -> np.ndarray:
     return y.astype(np.intp)
 
 
+def one_hot(labels: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
+    """One-hot rows ``labels.shape + (n_classes,)`` of integer labels already known to be in range."""
+    return np.eye(n_classes, dtype=dtype)[labels]
+
+
 def targets_like(y: np.ndarray, z: np.ndarray) -> np.ndarray:
     """One-hot targets with the shape of the logits ``z``: (k,) for one sample, (n, k) for a batch.
 
     ``y`` may be one-hot already, or integer label(s)."""
     y = np.asarray(y)
     k = z.shape[-1]
-    eye = np.eye(k, dtype=z.dtype)
     if z.ndim == 1:
         if y.ndim == 0:
-            return eye[labels_from(y[None], k)[0]]
+            return one_hot(labels_from(y[None], k)[0], k, z.dtype)
         if y.shape == (k,):
             return y.astype(z.dtype, copy=False)
         raise ValueError(f"one sample needs a label or a one-hot vector of length {k}, got shape {y.shape}")
@@ -67,4 +78,4 @@ def targets_like(y: np.ndarray, z: np.ndarray) -> np.ndarray:
             f"{z.shape[0]} samples need {z.shape[0]} labels or a ({z.shape[0]}, {k}) one-hot array, "
             f"got shape {y.shape}"
         )
-    return eye[labels_from(y, k)]
+    return one_hot(labels_from(y, k), k, z.dtype)

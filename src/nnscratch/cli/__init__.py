@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nnscratch.errors import NNScratchError
+from nnscratch.errors import DataError, NNScratchError
 
 #: Modules of this package that define verbs, in the order ``--help`` lists them.
 COMMAND_MODULES = ("train", "predict", "report", "data", "sweep", "serve")
@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except NNScratchError as exc:
-        message = " ".join(str(exc).split())  # one line, even for errors that list several causes
+        # One line; a DataError that lists the sources it tried keeps its one line per source.
+        message = str(exc).strip() if isinstance(exc, DataError) else " ".join(str(exc).split())
         print(f"nnscratch: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nnscratch.cli.common import add_data_dir_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` verb."""
@@ -24,13 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", metavar="MODEL", help="model file written by 'nnscratch train' (.npz)")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True, help="folder for the report")
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="folder with the MNIST files (default: the same place 'nnscratch train' uses)",
-    )
+    add_data_dir_option(parser)
     parser.set_defaults(handler=run)
 
 

@@ -14,6 +14,7 @@ import datetime
 import time
 from pathlib import Path
 
+from nnscratch.cli.common import add_data_dir_option
 from nnscratch.errors import NNScratchError
 
 
@@ -46,9 +47,7 @@ def register(subparsers) -> None:
     where.add_argument("--dask-local", type=_workers, metavar="N",
                        help="start a local Dask cluster of N single-threaded worker processes")
     p.add_argument("--out", type=Path, help="output directory; sweeps/<name> when not given")
-    p.add_argument("--data-dir", type=Path,
-                   help="directory with the four IDX files; when not given: $NNSCRATCH_DATA, "
-                   "the user cache, then a download")
+    add_data_dir_option(p)
     p.set_defaults(handler=run_sweep_command)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnscratch.cli.common import add_data_dir_option
 from nnscratch.errors import NNScratchError
 from nnscratch.evaluation.metrics import classification_report, confusion_matrix, format_confusion_matrix
 from nnscratch.training.presets import PRESETS, build_network
@@ -194,20 +195,14 @@ def register(subparsers) -> None:
 
 
 def _add_data_args(group) -> None:
-    group.add_argument(
-        "--data-dir",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="directory with the four IDX files [without it: $NNSCRATCH_DATA, the user cache, "
-        "then a download]",
-    )
+    add_data_dir_option(group)
     group.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"], help="which digits")
 
 
 def _load(args):
     from nnscratch.data import load_dataset
 
-    return load_dataset(args.dataset, getattr(args, "data_dir", None))
+    return load_dataset(args.dataset, args.data_dir)
 
 
 def split_data(ds, split: str, val_fraction: float, seed: int):
