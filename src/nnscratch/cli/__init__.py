@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from nnscratch.errors import DataError, NNScratchError
 
 #: Modules of this package that define verbs, in the order ``--help`` lists them.
-COMMAND_MODULES = ("train", "predict", "report", "data", "sweep", "serve")
+COMMAND_MODULES = ("train", "predict", "finetune", "report", "data", "sweep", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

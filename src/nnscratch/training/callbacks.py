@@ -110,3 +110,32 @@ class FractionProgress(Callback):
     def on_progress(self, n):
         self.done += n
         self.report(min(1.0, self.done / self.total))
+
+
+class FractionBar:
+    """One tqdm bar for a whole run, fed with the fraction done: ``bar(0.25)``; ``bar.close()`` at the
+    end. It is the ``progress`` argument of :func:`nnscratch.training.finetune.finetune` in the CLI."""
+
+    STEPS = 1000
+
+    def __init__(self, desc: str = "", file=None) -> None:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("progress bars need tqdm: pip install 'nnscratch[cli]'") from exc
+        self.bar = tqdm(
+            total=self.STEPS,
+            desc=desc,
+            leave=False,
+            file=file or sys.stderr,
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+        )
+
+    def __call__(self, fraction: float) -> None:
+        target = round(self.STEPS * min(max(fraction, 0.0), 1.0))
+        if target > self.bar.n:
+            self.bar.update(target - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
