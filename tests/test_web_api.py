@@ -276,3 +276,18 @@ def test_a_model_that_cannot_read_28x28_images_is_refused(tmp_path):
     DeepNeuralNetwork(sizes=[10, 4, 3], seed=0).save(tmp_path / "small.npz")
     with pytest.raises(ModelFileError, match="784"):
         create_app(tmp_path / "small.npz")
+
+
+def test_multipart_abuse_is_refused(client):
+    two_files = [
+        ("image", ("a.png", stroke_png(), "image/png")),
+        ("image", ("b.png", stroke_png(), "image/png")),
+    ]
+    assert refused(client.post("/api/predict", files=two_files), 400)
+    broken = b"--xyz\r\nContent-Disposition: form-data; name=image\r\n\r\nabc"  # never closed
+    response = client.post(
+        "/api/predict", content=broken, headers={"content-type": "multipart/form-data; boundary=xyz"}
+    )
+    assert '"image"' in refused(response, 422)  # the unfinished part is dropped, so no image arrived
+    no_boundary = client.post("/api/predict", content=b"abc", headers={"content-type": "multipart/form-data"})
+    assert "could not be parsed" in refused(no_boundary, 400)

@@ -93,8 +93,8 @@ class CorrectionStore:
 def _reencode(data: bytes) -> bytes:
     from PIL import Image, ImageOps
 
-    with Image.open(io.BytesIO(data)) as im:
-        im = ImageOps.exif_transpose(im)
+    with Image.open(io.BytesIO(data)) as opened:
+        im = ImageOps.exif_transpose(opened)
         keep = im if im.mode in ("L", "LA", "RGB", "RGBA") else im.convert("RGBA")
         buffer = io.BytesIO()
         keep.save(buffer, "PNG")

@@ -36,7 +36,7 @@ class LocalMnist:
 
                 try:
                     self._dataset = load_dataset("mnist", self.data_dir, download=False)
-                except DataError:
+                except (DataError, OSError):
                     raise BadRequest(404, MISSING) from None
             return self._dataset
 
