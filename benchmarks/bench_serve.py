@@ -23,6 +23,7 @@ import argparse
 import http.client
 import io
 import json
+import multiprocessing
 import os
 import platform
 import re
@@ -100,53 +101,65 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def ask(conn: http.client.HTTPConnection, body: bytes, ctype: str) -> bool:
+    """One prediction request; True when it was answered with a digit."""
+    conn.request("POST", "/api/predict", body=body, headers={"Content-Type": ctype})
+    response = conn.getresponse()
+    data = response.read()
+    return response.status == 200 and b'"digit"' in data
+
+
+def client_process(
+    address: tuple[str, int], body: bytes, ctype: str, budget: int, stop_at: float, out
+) -> None:
+    """One client in its own process (like a browser tab): ``budget`` requests or until ``stop_at``
+    (a time.perf_counter value: CLOCK_MONOTONIC, the same in every process on Linux)."""
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    timed = []
+    while budget > 0 and time.perf_counter() < stop_at:
+        budget -= 1
+        start = time.perf_counter()
+        try:
+            ok = ask(conn, body, ctype)
+        except (OSError, http.client.HTTPException):
+            ok = False
+            conn.close()
+            conn = http.client.HTTPConnection(*address, timeout=30)
+        timed.append((start, time.perf_counter(), ok))
+    conn.close()
+    out.put(timed)
+
+
 class Load:
-    """``clients`` threads sending requests until ``budget`` requests are done or ``seconds`` pass."""
+    """``clients`` concurrent clients, each its own process with one keep-alive connection, sending
+    requests until ``budget`` requests are done or ``seconds`` pass."""
 
     def __init__(self, host: str, port: int, body: bytes, ctype: str) -> None:
         self.host, self.port, self.body, self.ctype = host, port, body, ctype
-
-    def one(self, conn: http.client.HTTPConnection) -> bool:
-        conn.request("POST", "/api/predict", body=self.body, headers={"Content-Type": self.ctype})
-        response = conn.getresponse()
-        data = response.read()
-        return response.status == 200 and b'"digit"' in data
 
     def run(
         self, clients: int, budget: int, seconds: float, busy: list[tuple[float, float]] | None = None
     ) -> dict:
         """Measure; with ``busy`` (a list of (start, end) times that fills while this runs), count only
         requests that lie wholly inside one of those intervals."""
-        timed: list[tuple[float, float, bool]] = []
-        left = [budget]
-        lock = threading.Lock()
+        context = multiprocessing.get_context("fork")
+        out = context.Queue()
         stop_at = time.perf_counter() + seconds
-
-        def client() -> None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-            while True:
-                with lock:
-                    if left[0] <= 0 or time.perf_counter() > stop_at:
-                        break
-                    left[0] -= 1
-                start = time.perf_counter()
-                try:
-                    ok = self.one(conn)
-                except (OSError, http.client.HTTPException):
-                    ok = False
-                    conn.close()
-                    conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-                with lock:
-                    timed.append((start, time.perf_counter(), ok))
-            conn.close()
-
-        workers = [threading.Thread(target=client) for _ in range(clients)]
+        share = -(-budget // clients)
+        workers = [
+            context.Process(
+                target=client_process,
+                args=((self.host, self.port), self.body, self.ctype, share, stop_at, out),
+            )
+            for _ in range(clients)
+        ]
         began = time.perf_counter()
         for w in workers:
             w.start()
+        timed: list[tuple[float, float, bool]] = [t for _ in workers for t in out.get()]
         for w in workers:
             w.join()
-        wall = time.perf_counter() - began
+        wall = max((end for _, end, _ in timed), default=began) - began
         if busy is not None:
             timed = [t for t in timed if any(a <= t[0] and t[1] <= b for a, b in busy)]
             wall = sum(min(b, began + wall) - max(a, began) for a, b in busy if b > began)
@@ -214,15 +227,25 @@ def _ms(value: float) -> str:
 
 
 def table(rows: list[dict], label: str) -> str:
+    """One line per (case, clients): medians over the rounds, with the range of p99 over the rounds."""
     lines = [
-        f"| {label} | clients | requests | errors | predictions/s | p50 (ms) | p99 (ms) "
-        "| server CPU/request (ms) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {label} | clients | rounds | requests | errors | predictions/s | p50 (ms) | p99 (ms) "
+        "| p99 range (ms) | server CPU/request (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    groups: dict[tuple[str, int], list[dict]] = {}
     for r in rows:
+        groups.setdefault((r["case"], r["clients"]), []).append(r)
+    for (case, clients), group in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0] != "idle")):
+        p99s = [r["p99_ms"] for r in group]
+
+        def med(key: str, group=group) -> float:
+            return statistics.median(r[key] for r in group)
+
         lines.append(
-            f"| {r.get('case', '')} | {r['clients']} | {r['requests']} | {r['errors']} "
-            f"| {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {_ms(r['server_cpu_ms'])} |"
+            f"| {case} | {clients} | {len(group)} | {sum(r['requests'] for r in group)} "
+            f"| {sum(r['errors'] for r in group)} | {med('per_second'):.0f} | {med('p50_ms'):.1f} "
+            f"| {med('p99_ms'):.1f} | {min(p99s):.0f}–{max(p99s):.0f} | {_ms(med('server_cpu_ms'))} |"
         )
     return "\n".join(lines)
 
@@ -238,23 +261,25 @@ def measure(args: argparse.Namespace, body: bytes, ctype: str, work: Path) -> tu
     try:
         load = Load(host, port, body, ctype)
         load.run(2, 50, 10.0)  # warm-up
-        for clients in (int(c) for c in args.clients.split(",")):
-            cpu = cpu_seconds(proc.pid)
-            row = {"case": "idle", **load.run(clients, args.requests, args.seconds)}
-            row["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - cpu) / max(row["requests"], 1)
-            rows.append(row)
-            if args.during_finetune:
-                teacher = Teacher(host, port)
-                teacher.thread.start()
-                row = {
-                    "case": "during fine-tune",
-                    **load.run(clients, args.requests, args.seconds, teacher.busy),
-                }
-                teacher.stop.set()
-                teacher.thread.join()
-                row["server_cpu_ms"] = float("nan")
+        for round_ in range(1, args.rounds + 1):  # interleaved, so a change in the machine's load hits all
+            for clients in (int(c) for c in args.clients.split(",")):
+                cpu = cpu_seconds(proc.pid)
+                row = {"case": "idle", "round": round_, **load.run(clients, args.requests, args.seconds)}
+                row["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - cpu) / max(row["requests"], 1)
                 rows.append(row)
-                statuses += teacher.statuses
+                if args.during_finetune:
+                    teacher = Teacher(host, port)
+                    teacher.thread.start()
+                    row = {
+                        "case": "during fine-tune",
+                        "round": round_,
+                        **load.run(clients, args.requests, args.seconds, teacher.busy),
+                    }
+                    teacher.stop.set()
+                    teacher.thread.join()
+                    row["server_cpu_ms"] = float("nan")
+                    rows.append(row)
+                    statuses += teacher.statuses
     finally:
         proc.terminate()
         proc.wait(20)
@@ -268,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="at most this long per level")
     parser.add_argument("--payload", choices=["png", "json"], default="png")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads of the server")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians")
     parser.add_argument("--during-finetune", action="store_true", help="also measure while fine-tuning")
     parser.add_argument("--corrections", type=int, default=300, help="corrections to fine-tune on")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="the MNIST files (replay)")
