@@ -291,3 +291,10 @@ def test_multipart_abuse_is_refused(client):
     assert '"image"' in refused(response, 422)  # the unfinished part is dropped, so no image arrived
     no_boundary = client.post("/api/predict", content=b"abc", headers={"content-type": "multipart/form-data"})
     assert "could not be parsed" in refused(no_boundary, 400)
+
+
+def test_the_body_cap_is_configurable(tmp_path):
+    app = create_app(corrections_dir=tmp_path / "c", models_dir=tmp_path / "m", max_body_bytes=1000)
+    with TestClient(app) as c:
+        assert "1000 bytes" in refused(c.post("/api/predict", files={"image": ("a.png", b"x" * 2000)}), 413)
+        assert c.post("/api/predict", files={"image": ("a.png", stroke_png(140))}).status_code == 200

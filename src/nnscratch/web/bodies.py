@@ -176,7 +176,8 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Any) -> None:
-        reason = f"the request body is larger than the {self.limit // (1024 * 1024)} MB limit"
+        size = f"{self.limit / 2**20:g} MB" if self.limit >= 2**20 else f"{self.limit} bytes"
+        reason = f"the request body is larger than the {size} limit"
         payload = json.dumps({"detail": reason}).encode()
         await send(
             {
