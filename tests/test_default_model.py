@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 
@@ -47,6 +49,25 @@ def test_predict_uses_the_default_model_without_a_model_argument(tmp_path, capsy
     assert json.loads(capsys.readouterr().out) == first
     assert main(["predict", str(DEFAULT_MODEL)]) == 1
     assert "no images given" in capsys.readouterr().err
+    run = tmp_path / "run"  # a checkpoint folder is a model too, as the first argument
+    run.mkdir()
+    shutil.copy(DEFAULT_MODEL, run / "last.npz")
+    assert main(["predict", str(run), str(tmp_path / "digit.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert main(["predict", str(tmp_path), "--json"]) == 0  # a folder of images is not a model
+    assert [entry["prediction"] for entry in json.loads(capsys.readouterr().out)] == [labels[1]]
+
+
+def test_the_default_model_is_tracked_by_git():
+    root = DEFAULT_MODEL.parents[3]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", "src/nnscratch/models/default.npz"],
+        cwd=root,
+        capture_output=True,
+    )
+    assert done.stdout == b""
 
 
 def test_the_package_data_includes_the_model_and_the_page():

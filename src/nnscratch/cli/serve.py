@@ -16,6 +16,7 @@ import threading
 import webbrowser
 from pathlib import Path
 
+from nnscratch.cli import common
 from nnscratch.errors import NNScratchError
 
 #: Modules of the ``web`` extra (python-multipart imports as ``python_multipart``, formerly ``multipart``).
@@ -35,13 +36,12 @@ def _port(text: str) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` verb."""
-    parser = subparsers.add_parser(
+    parser = common.add_verb(
+        subparsers,
         "serve",
-        help="draw digits in your browser and watch the network read them",
-        description=(
-            "Serve the draw-a-digit page and its JSON API (schema at /openapi.json). Needs the web extra: "
-            f"{WEB_EXTRA_HINT}."
-        ),
+        "draw digits in your browser and watch the network read them",
+        "Serve the draw-a-digit page and its JSON API (schema at /openapi.json) on this machine. Needs the "
+        f"web extra: {WEB_EXTRA_HINT}.",
     )
     parser.add_argument(
         "model",

@@ -176,6 +176,8 @@ class AdamW(Adam):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam, AdamW)}
+#: Every name :func:`get_optimizer` accepts: the optimizers and SGD's two momentum variants.
+OPTIMIZER_CHOICES: tuple[str, ...] = (*OPTIMIZERS, "momentum", "nesterov")
 
 
 def get_optimizer(spec: str | Optimizer | Mapping, lr: float | None = None, **kwargs) -> Optimizer:
@@ -192,7 +194,7 @@ def get_optimizer(spec: str | Optimizer | Mapping, lr: float | None = None, **kw
     elif name == "nesterov":
         name, kwargs = "sgd", {"momentum": 0.9, "nesterov": True, **kwargs}
     if name not in OPTIMIZERS:
-        choices = ", ".join(sorted([*OPTIMIZERS, "momentum", "nesterov"]))
+        choices = ", ".join(sorted(OPTIMIZER_CHOICES))
         raise ValueError(f"unknown optimizer {spec!r}; choose one of {choices}")
     if lr is not None:
         kwargs["lr"] = lr

@@ -189,9 +189,13 @@ class DeepNeuralNetwork(Network):
         y_val: np.ndarray | None = None,
         callbacks: Sequence[Callback] | None = None,
         checkpoint_dir: str | Path | None = None,
+        until: int | None = None,
     ) -> list[dict]:
         """Run the epochs an interrupted :meth:`train` still owed, on a network loaded from its
-        checkpoint (:meth:`resume` loads and calls this); return the history."""
+        checkpoint (:meth:`resume` loads and calls this); return the history. ``until`` moves the
+        run's end: train on until the history has that many epochs."""
+        if until is not None:
+            self.metadata["target_epochs"] = int(until)
         self.metadata.setdefault("target_epochs", len(self.history))
         self.metadata.setdefault("run_start", 0)
         return self._fit(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
