@@ -4,11 +4,12 @@ Used by the fine-tuning tests and by ``benchmarks/tune_finetune.py`` / ``bench_f
 user whose handwriting MNIST did not contain". The style, fixed for every digit:
 
 * 0 slashed (a diagonal through the oval), 1 continental (a long up-hook and a foot),
-* 2 with a loop at the bottom, 3 with a flat top (like a ``Z`` over a bowl),
-* 4 closed (a triangle), 5 with a long detached flag, 6 with a straight diagonal stem,
-* 7 crossed with a serif, 8 two separate stacked circles (a snowman), 9 a loop with a straight tail,
+* 2 with a flat base (and a small curl), 3 with a flat top (like a ``Z`` over a bowl),
+* 4 closed (a triangle), 5 with a long flag, 6 with a straight diagonal stem,
+* 7 crossed with a serif, 8 two separate stacked loops (a snowman), 9 a loop with a straight tail,
 
-written with a backward slant. Each sample jitters the position, size, aspect, slant, rotation and
+written with a backward slant (``SLANT``); ``python tests/handwriting.py OUT.png`` draws a sample
+sheet. Each sample jitters the position, size, aspect, slant, rotation and
 stroke thickness, and wobbles every point a little, from the given ``np.random.Generator``: the same
 seed gives the same pictures. Pictures are dark ink on white paper (like a scan or a drawing), at any
 size; :func:`nnscratch.images.preprocess.preprocess_image` turns them into MNIST-style 28x28 digits.
@@ -119,3 +120,21 @@ def write_style_dir(root: str | Path, n_per_class: int, seed: int) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         picture.save(folder / f"{i:04d}.png")
     return root
+
+
+def style_sheet(path: str | Path, n_per_class: int = 4, seed: int = 2000, size: int = 96) -> Path:
+    """A PNG contact sheet of the style: one column per digit, ``n_per_class`` rows."""
+    from PIL import Image
+
+    pictures, _ = style_pictures(n_per_class, seed, size)
+    sheet = Image.new("L", (size * 10, size * n_per_class))
+    for i, picture in enumerate(pictures):
+        sheet.paste(picture, ((i % 10) * size, (i // 10) * size))
+    sheet.save(path, optimize=True)
+    return Path(path)
+
+
+if __name__ == "__main__":  # python tests/handwriting.py docs/finetune_style.png
+    import sys
+
+    print(style_sheet(sys.argv[1] if len(sys.argv) > 1 else "finetune_style.png"))

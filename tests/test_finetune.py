@@ -191,11 +191,13 @@ def test_refused_when_mnist_accuracy_would_drop(base_model, style, mnist):
     ("kwargs", "message"),
     [
         ({"learning_rate": 0.1}, "unknown fine-tuning option"),
+        ({"augment": {"max_spin": 3}}, "augment must be"),
         ({"lr": -1.0}, "lr"),
         ({"epochs": 0}, "epochs"),
         ({"holdout": 1.0}, "holdout"),
         ({"max_drop": -1}, "max_drop"),
         ({"replay": (np.zeros((3, 5)), np.zeros(3, dtype=int))}, "replay"),
+        ({"replay": (np.zeros((3, 784)), np.zeros(3, dtype=int)), "replay_ratio": 1e4}, "more than 300,000"),
     ],
 )
 def test_bad_options_are_refused_clearly(base_model, style, kwargs, message):
@@ -295,9 +297,31 @@ def test_cli_tiny_max_drop_is_honoured(capsys, base_model, style_dir, tmp_path, 
 def test_cli_refuses_out_equal_to_model(capsys, base_model, style_dir, mnist_path, spelling):
     before = base_model.read_bytes()
     out = base_model if spelling == "same" else base_model.parent / "." / base_model.name
-    code, _, err = finetune_cli(capsys, base_model, style_dir, out, mnist_path)
-    assert code == 1 and "--out" in one_line_error(err) and "MODEL" in err
+    code, _, err = finetune_cli(capsys, base_model, style_dir, out, mnist_path, "--force")
+    assert code == 2 and "--out" in one_line_error(err) and "MODEL" in err  # a bad combination: 2
     assert base_model.read_bytes() == before
+
+
+def test_cli_existing_out_needs_force(capsys, base_model, style_dir, tmp_path, mnist_path):
+    out = tmp_path / "new.npz"
+    out.write_bytes(b"keep me")
+    code, _, err = finetune_cli(capsys, base_model, style_dir, out, mnist_path, "--epochs", "1")
+    assert code == 2 and "--force" in one_line_error(err) and out.read_bytes() == b"keep me"
+    code, _, err = finetune_cli(capsys, base_model, style_dir, out, mnist_path, "--epochs", "1", "--force")
+    assert code == 0, err
+    assert DeepNeuralNetwork.load(out).metadata["finetune"]["recipe"]["epochs"] == 1
+
+
+def test_cli_starts_from_a_checkpoint_directory(capsys, base_model, style_dir, tmp_path, mnist_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.npz").write_bytes(base_model.read_bytes())
+    out = tmp_path / "new.npz"
+    code, _, err = finetune_cli(capsys, run, style_dir, out, mnist_path, "--epochs", "1")
+    assert code == 0, err
+    assert DeepNeuralNetwork.load(out).metadata["finetune"]["from"]["file"] == "last.npz"
+    code, _, err = finetune_cli(capsys, run, style_dir, run / "last.npz", mnist_path)
+    assert code == 2 and "is MODEL itself" in one_line_error(err)
 
 
 @pytest.mark.parametrize(
@@ -330,3 +354,31 @@ def test_cli_bad_recipe_value_is_a_usage_error(capsys, base_model, style_dir, tm
     with pytest.raises(SystemExit) as exc:
         main(["finetune", str(base_model), str(style_dir), "--out", str(tmp_path / "n.npz"), "--lr", "0"])
     assert exc.value.code == 2 and "--lr" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- where the code sits
+
+
+@pytest.mark.parametrize(
+    ("module", "allowed"),
+    [
+        ("training/finetune.py", ("nnscratch.errors", "nnscratch.network", "nnscratch.training.")),
+        ("images/folders.py", ("nnscratch.errors", "nnscratch.images.")),
+    ],
+)
+def test_imports_point_one_way(module, allowed):
+    """The fine-tuning core is training (no images/, data/ or cli/); the folder reader is images."""
+    import ast
+
+    import nnscratch
+
+    path = Path(nnscratch.__file__).resolve().parent / module
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    ours = {name for name in names if name.startswith("nnscratch")}
+    bad = sorted(n for n in ours if not any(n == a.rstrip(".") or n.startswith(a) for a in allowed))
+    assert ours and not bad, bad

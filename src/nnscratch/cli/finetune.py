@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from nnscratch.cli import common
 from nnscratch.errors import NNScratchError
 from nnscratch.training.finetune import AUGMENT, HOLDOUT, LR_BY_ACTIVATION, MAX_DROP, RECIPE
 
@@ -27,68 +28,42 @@ if TYPE_CHECKING:
 DESCRIPTION = __doc__.split("\n\n", 1)[1].replace("``", "'")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _number(low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        too_low = value <= low if low_open else value < low
-        too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high or value != value:
-            lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-            raise argparse.ArgumentTypeError(f"must be in {lo}{low:g}, {'inf' if high is None else high}{hi}")
-        return value
-
-    return parse
-
-
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Show real defaults, but not the None/True/False of file options and switches."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or isinstance(
-            action, (argparse._StoreTrueAction, argparse._StoreFalseAction)
-        ):
-            return action.help
-        return super()._get_help_string(action)
+#: ``--holdout``: a share in [0, 1).
+_holdout = common.dropout_rate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``finetune`` verb."""
-    p = subparsers.add_parser(
+    p = common.add_verb(
+        subparsers,
         "finetune",
         help="teach a model your handwriting (DIR/<digit>/<images>)",
         description=DESCRIPTION,
-        formatter_class=_Help,
     )
-    p.add_argument("model", metavar="MODEL", type=Path, help="model file to start from (.npz)")
+    common.model_argument(
+        p, help="the model to start from: a model file, or a checkpoint directory (its last.npz)"
+    )
     p.add_argument("dir", metavar="DIR", type=Path, help="your digits as DIR/<digit>/<images>")
     p.add_argument("--out", metavar="NEW.npz", type=Path, required=True, help="where to write the new model")
+    p.add_argument("--force", action="store_true", help="replace NEW.npz if it exists (MODEL never)")
     r = p.add_argument_group("recipe (the defaults were chosen on generated handwriting, see the README)")
-    r.add_argument("--epochs", type=_positive_int, default=RECIPE["epochs"], help="passes over your digits")
+    r.add_argument(
+        "--epochs", type=common.positive_int, default=RECIPE["epochs"], help="passes over your digits"
+    )
     r.add_argument(
         "--lr",
-        type=_number(0, low_open=True),
+        type=common.positive_float,
         default=None,
         help="starting learning rate, decaying along a cosine to 0 [default: by the model's activation: "
         + ", ".join(f"{name} {lr:g}" for name, lr in LR_BY_ACTIVATION.items())
         + "]",
     )
-    r.add_argument("--batch-size", type=_positive_int, default=RECIPE["batch_size"], help="images per step")
+    r.add_argument(
+        "--batch-size", type=common.positive_int, default=RECIPE["batch_size"], help="images per step"
+    )
     r.add_argument(
         "--replay-ratio",
-        type=_number(0),
+        type=common.nonnegative_float,
         default=RECIPE["replay_ratio"],
         help="replayed MNIST training digits per digit of yours, in every pass",
     )
@@ -97,11 +72,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=bool(RECIPE["augment"]),
         help=f"randomly shift (up to {AUGMENT['max_shift']:g} px), rotate (up to {AUGMENT['max_rotation']:g} "
-        "degrees) and scale the copies of your digits; never the replayed MNIST digits",
+        f"degrees) and scale the copies of your digits; never the replayed MNIST digits [default: "
+        f"{'on' if RECIPE['augment'] else 'off'}]",
     )
     r.add_argument(
         "--holdout",
-        type=_number(0, 1, high_open=True),
+        type=_holdout,
         default=HOLDOUT,
         help="share of your digits held out to measure accuracy on them before/after (0: train on all)",
     )
@@ -110,17 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-drop",
-        type=_number(0),
+        type=common.nonnegative_float,
         default=MAX_DROP,
         help="refuse to write NEW if MNIST test accuracy drops by more than this many percentage points",
     )
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="directory with the four MNIST IDX files, for the replayed and test digits [default: "
-        "$NNSCRATCH_DATA, the user cache, then a download]",
-    )
+    common.add_data_dir_option(p)
     p.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(handler=run)
@@ -135,19 +105,17 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_out(args: argparse.Namespace) -> None:
-    if _same_file(args.out, args.model):
-        raise NNScratchError(
+def _check_out(args: argparse.Namespace, model: Path) -> None:
+    """Before any work: NEW is never MODEL, and can be written."""
+    if _same_file(args.out, model):
+        raise common.UsageError(
             f"--out {args.out} is MODEL itself; give a new file name (MODEL is never overwritten)"
         )
-    if args.out.is_dir():
-        raise NNScratchError(f"--out {args.out} is a folder; give a file name such as {args.out / 'new.npz'}")
+    common.check_output_file(args.out, "--out", args.force)
 
 
 def _load_model(path: Path):
-    from nnscratch import DeepNeuralNetwork
-
-    net = DeepNeuralNetwork.load(path)
+    net = common.load_model(path)
     if net.sizes[0] != 784 or net.sizes[-1] != 10:
         raise NNScratchError(
             f"{path} is a {net.sizes[0]}-input, {net.sizes[-1]}-class network; fine-tuning "
@@ -192,19 +160,10 @@ def _report(args: argparse.Namespace, digits, result) -> None:
     print(f"MNIST test accuracy: {_pct(result.test_before)} -> {_pct(result.test_after)}{change}")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Fine-tune, report, and write NEW only when MNIST accuracy held."""
-    from nnscratch.data import load_dataset
-    from nnscratch.images.folders import read_labelled_dir
+def _finetune(args: argparse.Namespace, net, digits, ds):
+    """Run the fine-tune with the recipe of the command line, a progress bar on a terminal."""
     from nnscratch.training.finetune import finetune
 
-    _check_out(args)
-    net = _load_model(args.model)
-    digits = read_labelled_dir(args.dir)
-    for path, reason in digits.skipped:
-        print(f"nnscratch: warning: skipped {path}: {reason}", file=sys.stderr)
-    ds = load_dataset("mnist", args.data_dir)
-    bar = _progress(args)
     recipe = {
         "epochs": args.epochs,
         "lr": args.lr,
@@ -212,8 +171,9 @@ def run(args: argparse.Namespace) -> int:
         "replay_ratio": args.replay_ratio,
         "augment": AUGMENT if args.augment else None,
     }
+    bar = _progress(args)
     try:
-        result = finetune(
+        return finetune(
             net,
             digits.images,
             digits.labels,
@@ -223,24 +183,31 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             max_drop=args.max_drop,
             progress=bar,
-            source=args.model,
+            source=common.resolve_model(args.model),  # the file read: a checkpoint directory's last.npz
             **recipe,
         )
     finally:
         if bar is not None:
             bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fine-tune, report, and write NEW only when MNIST accuracy held."""
+    from nnscratch.data import load_dataset
+    from nnscratch.images.folders import read_labelled_dir
+
+    model = common.resolve_model(args.model)
+    _check_out(args, model)
+    net = _load_model(args.model)
+    digits = read_labelled_dir(args.dir)
+    for path, reason in digits.skipped:
+        print(f"nnscratch: warning: skipped {path}: {reason}", file=sys.stderr)
+    ds = load_dataset("mnist", args.data_dir)
+    result = _finetune(args, net, digits, ds)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    **result.to_dict(),
-                    "model": str(args.model),
-                    "out": str(args.out),
-                    "skipped": [[str(p), why] for p, why in digits.skipped],
-                },
-                indent=2,
-            )
-        )
+        skipped = [[str(p), why] for p, why in digits.skipped]
+        figures = {**result.to_dict(), "model": str(args.model), "out": str(args.out), "skipped": skipped}
+        print(json.dumps(figures, indent=2))
     else:
         _report(args, digits, result)
     if not result.accepted:
@@ -249,5 +216,5 @@ def run(args: argparse.Namespace) -> int:
     tuned.metadata["finetune"]["skipped_files"] = len(digits.skipped)
     tuned.save(args.out)
     if not args.json:
-        print(f"saved {args.out} (fine-tuned from {args.model.name})")
+        print(f"saved {args.out} (fine-tuned from {model.name})")
     return 0

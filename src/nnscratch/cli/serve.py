@@ -40,8 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "serve",
         "draw digits in your browser and watch the network read them",
-        "Serve the draw-a-digit page and its JSON API (schema at /openapi.json) on this machine. Needs the "
-        f"web extra: {WEB_EXTRA_HINT}.",
+        "Serve the draw-a-digit page and its JSON API (schema at /openapi.json) on this machine. MNIST, for "
+        "'show me a test digit' and 'Teach it', is looked for as --data-dir says, except that the server "
+        "never downloads it (run 'nnscratch data fetch' once). Needs the web extra: "
+        f"{WEB_EXTRA_HINT}.",
     )
     parser.add_argument(
         "model",
@@ -60,14 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--port", type=_port, default=8000, help="port to listen on; 0 picks a free one (default: 8000)"
     )
     parser.add_argument("--open", action="store_true", help="open the page in a web browser once it is up")
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="directory with the MNIST files, for 'show me a test digit' and for 'Teach it' (default: "
-        "$NNSCRATCH_DATA or the user cache; never downloaded)",
-    )
+    common.add_data_dir_option(parser)
     parser.add_argument(
         "--corrections-dir",
         metavar="DIR",

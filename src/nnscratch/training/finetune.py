@@ -62,6 +62,8 @@ RECIPE: dict[str, Any] = {
     "replay_ratio": 16.0,  # replayed MNIST training digits per user digit, in every pass
     "augment": AUGMENT,
 }
+#: At most this many images in the one training pass (float32: 3 KB each, so about 1 GB).
+MAX_IMAGES = 300_000
 #: Default share of the user's digits held out to measure them before/after.
 HOLDOUT = 0.25
 #: Default refusal threshold: MNIST test accuracy may drop by at most this many percentage points.
@@ -157,17 +159,11 @@ def finetune(
     trainer = _trainer(net, recipe, rng)
     xs, ys = _training_set(x[train_idx], y[train_idx], replay, recipe, rng, trainer.augment)
     result = FinetuneResult(
-        network=copy.deepcopy(net),
-        accepted=False,
-        reason="",
-        digits_per_class={str(c): int(np.sum(y == c)) for c in range(net.sizes[-1])},
-        n_trained=len(train_idx),
-        n_held_out=len(held_idx),
-        n_replayed=len(ys) - len(train_idx) * recipe["epochs"],
-        recipe=recipe,
-        seed=int(seed),
-        max_drop=float(max_drop),
+        copy.deepcopy(net), False, "", recipe=recipe, seed=int(seed), max_drop=float(max_drop)
     )
+    result.digits_per_class = {str(c): int(np.sum(y == c)) for c in range(net.sizes[-1])}
+    result.n_trained, result.n_held_out = len(train_idx), len(held_idx)
+    result.n_replayed = len(ys) - len(train_idx) * recipe["epochs"]
     held = (x[held_idx], y[held_idx]) if len(held_idx) else None
     result.user_before, result.test_before = _measure(net, held, test)
     if progress is not None:
@@ -211,10 +207,16 @@ def _recipe(overrides: Mapping[str, Any], net: Network) -> dict[str, Any]:
     if not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio < 0:
         raise FinetuneError(f"replay_ratio must be a number >= 0, got {ratio!r}")
     recipe.update(epochs=int(epochs), lr=float(lr), batch_size=int(batch), replay_ratio=float(ratio))
-    if recipe["augment"] is True:
+    augment = recipe["augment"]
+    if augment is True:
         recipe["augment"] = copy.deepcopy(AUGMENT)
-    elif not recipe["augment"]:
+    elif not augment:
         recipe["augment"] = None
+    elif not isinstance(augment, Mapping) or set(augment) - {*AUGMENT, "shear"}:
+        raise FinetuneError(
+            f"augment must be True, False/None or a dict with keys among {', '.join(AUGMENT)}, shear; "
+            f"got {augment!r}"
+        )
     return recipe
 
 
@@ -304,9 +306,14 @@ def _training_set(x, y, replay, recipe, rng, augment) -> tuple[np.ndarray, np.nd
     plus ``replay_ratio`` fresh replayed MNIST digits per user digit and copy, never augmented: the
     replayed digits stand for MNIST as the network learnt it."""
     epochs = recipe["epochs"]
+    n_replay = int(round(recipe["replay_ratio"] * len(y))) * epochs if replay is not None else 0
+    if len(y) * epochs + n_replay > MAX_IMAGES:
+        raise FinetuneError(
+            f"{len(y)} digits x {epochs} passes with {n_replay} replayed digits is more than "
+            f"{MAX_IMAGES:,} images to train on; use fewer digits, passes or a smaller replay ratio"
+        )
     copies = [x] + [augment(x, rng).astype(x.dtype) if augment else x for _ in range(epochs - 1)]
     xs, ys = copies, [y] * epochs
-    n_replay = int(round(recipe["replay_ratio"] * len(y))) * epochs
     if replay is not None and n_replay:
         rx, ry = replay
         pick = rng.choice(len(rx), size=n_replay, replace=n_replay > len(rx))
