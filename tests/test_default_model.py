@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import warnings
 
 import pytest
 
@@ -75,7 +76,10 @@ def test_the_package_data_includes_the_model_and_the_page():
     from setuptools.config.pyprojecttoml import read_configuration
 
     root = DEFAULT_MODEL.parents[3]
-    patterns = read_configuration(root / "pyproject.toml")["tool"]["setuptools"]["package-data"]["nnscratch"]
+    with warnings.catch_warnings():  # "[tool.setuptools] support is beta": not what this test is about
+        warnings.simplefilter("ignore")
+        config = read_configuration(root / "pyproject.toml")
+    patterns = config["tool"]["setuptools"]["package-data"]["nnscratch"]
     package = root / "src" / "nnscratch"
     shipped = {p.relative_to(package).as_posix() for pattern in patterns for p in package.glob(pattern)}
     needed = {
