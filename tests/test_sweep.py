@@ -319,3 +319,15 @@ def test_an_interrupted_sweep_keeps_the_finished_runs(mnist_path, tmp_path):
     assert err.strip().endswith(f"the {len(rows)} of 8 runs that finished are in {out / 'results.csv'}, "
                                 f"{out / 'results.json'}, {out / 'summary.md'}")  # fmt: skip
     assert json.loads((out / "results.json").read_text())["complete"] is False
+
+
+def test_a_preset_in_a_sweep_takes_the_dataset_s_own_recipe():
+    from nnscratch.training.presets import preset_options
+
+    def base(dataset):
+        data = {"seeds": [0], "data": {"dataset": dataset}, "base": {"preset": "best"}}
+        return parse_sweep(data, default_name="t").base
+
+    fashion = {k: v for k, v in preset_options("best", "fashion-mnist").items() if k != "seed"}
+    assert base("fashion-mnist") == fashion
+    assert base("fashion-mnist") != base("mnist")  # digit augmentation is not used on clothes

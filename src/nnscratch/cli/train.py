@@ -255,7 +255,7 @@ def _build(args):
         if getattr(args, key) is None:
             setattr(args, key, default)
     try:
-        return build_network(args.preset or "tutorial", **_options(args))
+        return build_network(args.preset or "tutorial", args.dataset, **_options(args))
     except ValueError as exc:
         raise UsageError(common.with_flags(str(exc))) from exc
 

@@ -61,19 +61,22 @@ class Augmenter:
 
     Per image, independently and uniformly: a shift in [-max_shift, max_shift] pixels along each axis,
     a rotation in [-max_rotation, max_rotation] degrees, a scale factor in ``scale_range`` and a shear
-    angle in [-shear, shear] degrees. ``Augmenter(0, 0, (1, 1))`` is the identity.
+    angle in [-shear, shear] degrees. ``Augmenter(0, 0, (1, 1))`` is the identity. ``hflip`` is the
+    probability of mirroring an image left-right (for clothes, not digits; 0 by default).
     """
 
     max_shift: float = 2.0
     max_rotation: float = 10.0
     scale_range: tuple[float, float] = (0.9, 1.1)
     shear: float = 0.0
+    hflip: float = 0.0
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__  # frozen dataclass: normalise the fields once, here
         setattr_(self, "max_shift", _number("max_shift (pixels)", self.max_shift, 0.0, 28.0))
         setattr_(self, "max_rotation", _number("max_rotation (degrees)", self.max_rotation, 0.0, 180.0))
         setattr_(self, "shear", _number("shear (degrees)", self.shear, 0.0, 90.0, high_open=True))
+        setattr_(self, "hflip", _number("hflip (probability)", self.hflip, 0.0, 1.0))
         try:
             low, high = (float(v) for v in self.scale_range)
         except (TypeError, ValueError):
@@ -89,13 +92,17 @@ class Augmenter:
     @property
     def is_identity(self) -> bool:
         """True when every drawn map is the identity (augmentation switched off)."""
-        return self.max_shift == self.max_rotation == self.shear == 0.0 and self.scale_range == (1.0, 1.0)
+        return (
+            self.max_shift == self.max_rotation == self.shear == self.hflip == 0.0
+            and self.scale_range == (1.0, 1.0)
+        )
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` maps: ``(matrices (n, 2, 2), shifts (n, 2))`` as used by :func:`warp_affine`.
 
         Consumes exactly one ``rng.random((n, 5))`` call, whatever the parameters, so the generator's
-        stream after augmenting depends only on the batch size.
+        stream after augmenting depends only on the batch size; with ``hflip > 0`` one ``rng.random(n)``
+        more decides which images are mirrored (their maps get the column axis negated first).
         """
         u = rng.random((n, 5))  # columns: dy, dx, rotation, scale, shear
         low, high = self.scale_range
@@ -105,6 +112,8 @@ class Augmenter:
             scale=low + (high - low) * u[:, 3],
             shear=self.shear * (2.0 * u[:, 4] - 1.0),
         )
+        if self.hflip > 0.0:
+            matrices[rng.random(n) < self.hflip, :, 1] *= -1.0  # A @ diag(1, -1): mirror, then A
         return matrices, shifts
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, out: np.ndarray | None = None) -> np.ndarray:

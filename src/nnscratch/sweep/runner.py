@@ -179,12 +179,13 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
     for config in configs:
         _check_keys(config, [*allowed, "label"], "[[configs]] ", fail, skip=RESERVED)
     base = dict(tables["base"])
+    dataset = str(tables["data"].get("dataset", "mnist"))
     preset = base.pop("preset", None)
     if preset is not None:
         from nnscratch.training.presets import preset_options
 
         try:
-            base = {k: v for k, v in preset_options(str(preset), **base).items() if k != "seed"}
+            base = {k: v for k, v in preset_options(str(preset), dataset, **base).items() if k != "seed"}
         except ValueError as exc:
             raise fail(f"[base] {exc}") from None
     points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
@@ -202,7 +203,7 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
         seeds=list(seeds),
         base=base,
         configs=expanded,
-        dataset=str(tables["data"].get("dataset", "mnist")),
+        dataset=dataset,
         threads=threads,
         **sizes,
     )
