@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import re
 import threading
 import time
 from pathlib import Path
@@ -83,7 +84,9 @@ def test_corrections_are_saved_as_the_finetune_layout_with_server_names(client, 
     body = response.json()
     assert body["total"] == 3 and body["counts"][str(labels[2])] >= 1
     digit, name = body["saved"].split("/")
-    assert digit == str(labels[2]) and name.endswith(".png") and "c.png" not in name
+    assert digit == str(labels[2]) and re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{8}\.png", name), (
+        name
+    )  # not "c.png"
     assert client.get("/api/corrections").json()["counts"] == body["counts"]
     read = read_labelled_dir(home / "corrections")  # what `nnscratch finetune DIR` reads
     assert sorted(read.labels.tolist()) == sorted(labels.tolist()) and not read.skipped
