@@ -20,8 +20,6 @@ pytest.importorskip("matplotlib")
 N_TRAIN, N_TEST = 4000, 2000
 
 
-
-
 @pytest.fixture(scope="module")
 def trained(mnist_path: Path):
     x, y = read_mnist(mnist_path, "train", N_TRAIN)

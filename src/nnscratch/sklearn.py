@@ -22,21 +22,19 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from nnscratch._optional import require
 from nnscratch.errors import DataError
+from nnscratch.losses import softmax
 from nnscratch.training.optimizers import Schedule, get_optimizer, get_schedule
 from nnscratch.training.trainer import DeepNeuralNetwork
 
-try:
-    from sklearn.base import BaseEstimator, ClassifierMixin
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import train_test_split
-    from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "nnscratch.sklearn needs scikit-learn >= 1.6: pip install 'nnscratch[sklearn]'"
-    ) from exc
+require("sklearn.utils.validation", "sklearn", "nnscratch.sklearn")
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.utils import check_random_state  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
 
 ACTIVATIONS = {
     "logistic": "sigmoid",
@@ -384,11 +382,7 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
-        z = self._logits(X)
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        return p
+        return softmax(self._logits(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability underflows to 0)."""

@@ -59,13 +59,13 @@ def recorded_split(net) -> dict:
 def resume_target(net, epochs: int | None, source: Path) -> int:
     """How many epochs the resumed run ends with: the planned number, or ``--epochs`` when possible."""
     done = len(net.history)
-    planned = int(net.metadata.get("target_epochs", done))
+    planned = net.training_state.target_epochs
     if epochs is None or epochs == planned:
         return planned
     if epochs < done:
         raise UsageError(f"--epochs {epochs}: {source} has already trained {done} epochs")
     schedule = net.schedule.config()
-    end = int(net.metadata.get("run_start", 0)) + schedule.get("total", float("inf"))
+    end = net.training_state.run_start + schedule.get("total", float("inf"))
     if schedule["name"] == "cosine" and not schedule.get("min_lr") and epochs > end:
         raise UsageError(
             f"--epochs {epochs}: the run's cosine schedule brings the learning rate to 0 at epoch {end:g}, "

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nnscratch._optional import require
 from nnscratch.cli import common
 from nnscratch.errors import ImageError, ModelFileError, NNScratchError
 
@@ -174,9 +175,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _require_pillow() -> None:
     """Say once, before any image, that Pillow is missing (not once per image)."""
-    try:
-        import PIL.Image  # noqa: F401
-    except ImportError:
-        raise NNScratchError(
-            "predict needs Pillow, which is not installed: pip install 'nnscratch[plots]'"
-        ) from None
+    require("PIL.Image", "plots", "predict", error=NNScratchError)

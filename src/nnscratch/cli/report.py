@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nnscratch._optional import require
 from nnscratch.cli import common
 from nnscratch.cli.evaluate import load_test_set
 from nnscratch.errors import NNScratchError
@@ -33,12 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _require_matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise NNScratchError(
-            "report needs matplotlib, which is not installed: pip install 'nnscratch[plots]'"
-        ) from None
+    require("matplotlib", "plots", "report", error=NNScratchError)
 
 
 def run(args: argparse.Namespace) -> int:

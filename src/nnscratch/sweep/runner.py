@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnscratch._optional import optional, require
 from nnscratch.errors import NNScratchError
 from nnscratch.training.engines import limit_blas_threads
 
@@ -123,14 +124,8 @@ def format_value(value) -> str:
 
 
 def _toml():
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("reading sweep files on Python 3.10 needs tomli: pip install tomli") from exc
-    return tomllib
+    tomllib = optional("tomllib")  # Python 3.11+; on 3.10 its backport, tomli (in the dask extra)
+    return tomllib or require("tomli", "dask", "reading sweep files on Python 3.10")
 
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
@@ -307,10 +302,8 @@ def run_sweep(
     arrays are then scattered (broadcast) to every worker once, and each run refers to them.
     ``on_result(record, done, total)`` is called as runs finish. Records come back in run order.
     """
-    try:
-        from joblib import Parallel, delayed, parallel_config
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("sweeps need joblib: pip install 'nnscratch[dask]'") from exc
+    joblib = require("joblib", "dask", "a sweep")
+    Parallel, delayed, parallel_config = joblib.Parallel, joblib.delayed, joblib.parallel_config
     runs = sweep.runs()
     data = [np.asarray(a) for a in data]
     calls = (delayed(run_one)(run, *data, threads=sweep.threads) for run in runs)
@@ -336,10 +329,8 @@ def dask_client(address: str | None = None, local_workers: int | None = None) ->
     """A ``distributed.Client`` connected to the scheduler at ``address`` (``tcp://HOST:PORT``), or to
     a new ``LocalCluster`` of ``local_workers`` single-threaded worker processes on 127.0.0.1 (its
     workers start with OMP/MKL/OPENBLAS_NUM_THREADS=1). Closed (and the local cluster stopped) on exit."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("Dask sweeps need distributed: pip install 'nnscratch[dask]'") from exc
+    distributed = require("distributed", "dask", "a Dask sweep")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     if (address is None) == (local_workers is None):
         raise ValueError("give either a scheduler address or a number of local workers")
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):

@@ -21,6 +21,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from nnscratch._optional import require
+
 
 class Callback:
     """Base class with do-nothing hooks; override the ones you need."""
@@ -88,11 +90,7 @@ class ProgressBar(Callback):
 
     def __init__(self, file=None, style: str = "tutorial") -> None:
         self.format = _formatter(style)
-        try:
-            from tqdm.auto import tqdm
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("progress bars need tqdm: pip install 'nnscratch[cli]'") from exc
-        self._tqdm = tqdm
+        self._tqdm = require("tqdm.auto", "cli", "a progress bar").tqdm
         self.file = file or sys.stderr
         self.bar = None
         self.epochs = 0

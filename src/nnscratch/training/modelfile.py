@@ -14,6 +14,7 @@ import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], metad
         raise ValueError(f"array name {METADATA_KEY!r} is reserved")
     meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **metadata}
     blob = np.frombuffer(json.dumps(meta, allow_nan=False).encode("utf-8"), dtype=np.uint8)
-    payload = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    payload: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     payload[METADATA_KEY] = blob
     return atomic_write(path, lambda fh: np.savez(fh, **payload))
 

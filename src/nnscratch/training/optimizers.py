@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -281,7 +282,7 @@ def get_schedule(spec: str | Schedule | Mapping | None, epochs: int = 10, **kwar
     if isinstance(spec, Schedule):
         return spec
     if isinstance(spec, str):
-        defaults = {
+        defaults: dict[str, dict[str, Any]] = {
             "step": {"step_size": max(1, epochs // 3), "gamma": 0.1},
             "exponential": {"gamma": 0.9},
             "cosine": {"total": max(epochs, 1)},
