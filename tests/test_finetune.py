@@ -123,8 +123,8 @@ def test_unreadable_image_is_skipped_and_named(tmp_path, style_dir):
 def test_finetune_leaves_the_given_network_untouched(base_model, style, mnist):
     net = DeepNeuralNetwork.load(base_model)
     params, history, metadata = net.get_params(), list(net.history), json.dumps(net.metadata)
-    result = net.finetune(
-        *style, replay=(mnist.x_train, mnist.y_train), test=(mnist.x_test[:2000], mnist.y_test[:2000])
+    result = finetune(
+        net, *style, replay=(mnist.x_train, mnist.y_train), test=(mnist.x_test[:2000], mnist.y_test[:2000])
     )
     assert result.network is not net
     for key, value in params.items():

@@ -46,7 +46,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", type=Path, help="your digits as DIR/<digit>/<images>")
     p.add_argument("--out", metavar="NEW.npz", type=Path, required=True, help="where to write the new model")
     p.add_argument("--force", action="store_true", help="replace NEW.npz if it exists (MODEL never)")
-    r = p.add_argument_group("recipe (the defaults were chosen on generated handwriting, see the README)")
+    _add_recipe(
+        p.add_argument_group("recipe (the defaults were chosen on generated handwriting, see the README)")
+    )
+    p.add_argument(
+        "--max-drop",
+        type=common.nonnegative_float,
+        default=MAX_DROP,
+        help="refuse to write NEW if MNIST test accuracy drops by more than this many percentage points",
+    )
+    common.add_data_dir_option(p)
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON document")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def _add_recipe(r: argparse._ArgumentGroup) -> None:
+    """The recipe's options, with the defaults of :data:`~nnscratch.training.finetune.RECIPE`."""
     r.add_argument(
         "--epochs", type=common.positive_int, default=RECIPE["epochs"], help="passes over your digits"
     )
@@ -84,16 +100,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--seed", type=int, default=0, help="seed of the hold-out split, replay, shuffling and augmentation"
     )
-    p.add_argument(
-        "--max-drop",
-        type=common.nonnegative_float,
-        default=MAX_DROP,
-        help="refuse to write NEW if MNIST test accuracy drops by more than this many percentage points",
-    )
-    common.add_data_dir_option(p)
-    p.add_argument("--json", action="store_true", help="print the figures as one JSON document")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    p.set_defaults(handler=run)
 
 
 def _same_file(a: Path, b: Path) -> bool:

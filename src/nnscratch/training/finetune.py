@@ -5,7 +5,8 @@
     result.network                      # the fine-tuned COPY; ``net`` itself is never modified
     result.to_dict()                    # the figures, JSON-ready
 
-``DeepNeuralNetwork.finetune(images, labels, ...)`` is the same call as a method.
+It is a function, not a ``DeepNeuralNetwork`` method, so that the trainer never imports this module
+(which builds on it): imports point one way.
 
 What it does, in order (every random choice from one ``np.random.default_rng(seed)``):
 
@@ -136,10 +137,8 @@ def finetune(
     """Fine-tune a copy of ``net`` on the user's ``images`` (n, 28, 28) or (n, 784), floats in [0, 1]
     or uint8, with integer ``labels`` (n,); see the module docstring for the steps.
 
-    replay : MNIST training images and labels to mix in so the network does not forget (recommended;
-        without it only the user's digits are trained on).
-    test : MNIST test images and labels, measured before and after; without it forgetting is not
-        checked and the result is accepted.
+    replay : MNIST training images and labels mixed in so the network does not forget (recommended).
+    test : MNIST test images and labels, measured before and after (without it: not checked, accepted).
     holdout : share of the user's digits held out for the before/after figures (0 = train on all).
     seed : the only source of randomness; the same seed gives the same network, bit for bit.
     max_drop : refuse (``accepted=False``) when MNIST test accuracy drops by more points than this.

@@ -17,7 +17,6 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,9 +28,6 @@ from nnscratch.training import checkpoint as ckpt
 from nnscratch.training.callbacks import Callback, EpochLogger
 from nnscratch.training.engines import BatchEngine, sgd_per_sample_epoch
 from nnscratch.training.optimizers import Optimizer, Schedule, get_optimizer, get_schedule
-
-if TYPE_CHECKING:
-    from nnscratch.training.finetune import FinetuneResult
 
 MONITORS = ("val_loss", "val_accuracy", "loss")
 
@@ -303,13 +299,6 @@ class DeepNeuralNetwork(Network):
         if len(labels) == 0:
             raise ValueError(f"{what} data is empty")
         return x, labels
-
-    def finetune(self, images: np.ndarray, labels: np.ndarray, **options) -> FinetuneResult:
-        """Teach a COPY of this network new handwriting (this network is not changed); see
-        :func:`nnscratch.training.finetune.finetune` for the options and the result."""
-        from nnscratch.training.finetune import finetune
-
-        return finetune(self, images, labels, **options)
 
     # ------------------------------------------------------------------ saving
 
