@@ -18,7 +18,9 @@ Every fenced block of README.md is taken in order:
 * after the walk, everything the README's commands and snippets created in the clone must be
   ignored by the repository's .gitignore.
 
-Files a reader is assumed to have (`my_digit.jpg`, `my_digit.png`, `photos/`) are drawn with Pillow.
+Files a reader is assumed to have are made here: `my_digit.jpg`, `my_digit.png` and `photos/` drawn with
+Pillow, `my_digits/<digit>/` in the made-up handwriting of tests/handwriting.py. Commands run with one
+BLAS thread (see `_make_sandbox`).
 
 Markers. An HTML comment right before a block (invisible on GitHub) says what the test does
 differently, and always why; several may be stacked. The reason, in parentheses at the end, is
