@@ -142,6 +142,59 @@ def test_dropout_gradient_matches_numeric_with_fixed_mask(rng):
         assert rel_error(grads[key], numeric_grad(objective, p)) < 1e-6, key
 
 
+def _reference_loss_with_masks(net, x, y, keep, rate):
+    """The readable batch forward pass (``Z = A @ Wᵀ + b``) with given dropout masks, written out here
+    independently of the engine: each hidden layer's activations are ``f(Z) · keep / (1 - rate)``."""
+    a = x
+    for l in range(1, net.n_layers + 1):
+        W, b = net.layer(l)
+        z = a @ W.T + (0.0 if b is None else b)
+        if l < net.n_layers:
+            a = net.activation.forward(z) * keep[l] / (1.0 - rate)
+    return net.loss.value(z, np.eye(net.sizes[-1])[y])
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_dropout_gradient_matches_the_readable_network_with_the_same_masks(activation, rng):
+    """With non-zero biases and activations whose derivative reads ``a`` (sigmoid, tanh), the engine's
+    dropout loss and gradients equal those of an independently written masked forward pass."""
+    net = _network(3, activation, "cross_entropy", True, rng)
+    assert all(np.abs(net.params[f"b{l}"]).max() > 0.1 for l in (1, 2, 3))
+    x, y, rate = rng.random((6, 6)), rng.integers(0, 3, size=6), 0.4
+    engine = BatchEngine(net, batch_size=6, dropout=rate)
+    engine.inputs(6)[...] = x
+    total = engine.forward_backward(6, y, np.random.default_rng(7))
+    keep = {l: engine.masks[l][:6] > 0 for l in (1, 2)}
+    assert all(k.any() and not k.all() for k in keep.values())  # some units dropped, some kept
+    for l in (1, 2):  # kept units are scaled by 1 / (1 - rate), dropped ones are 0
+        np.testing.assert_allclose(engine.masks[l][:6], keep[l] / (1.0 - rate), rtol=1e-15)
+    grads = {k: v.copy() for k, v in engine.grads.items()}
+
+    def objective():
+        return _reference_loss_with_masks(net, x, y, keep, rate)
+
+    assert total / 6 == pytest.approx(objective(), rel=1e-12)
+    for key, p in net.params.items():
+        assert rel_error(grads[key], numeric_grad(objective, p)) < 1e-6, key
+
+
+def test_inverted_dropout_keeps_the_mean_activation(rng):
+    """Statistically, with a fixed generator: a fraction ``rate`` of units is zeroed, the kept ones are
+    multiplied by exactly 1 / (1 - rate), and the mean activation is preserved."""
+    net = Network([30, 400, 3], activation="sigmoid", seed=0, dtype=np.float64)
+    m, rate = 1000, 0.25
+    engine = BatchEngine(net, batch_size=m, dropout=rate)
+    engine.inputs(m)[...] = rng.random((m, 30))
+    engine.forward_backward(m, rng.integers(0, 3, m), np.random.default_rng(2024))
+    h, a = engine.H[1][:m], engine.A[1][:m, :400]
+    dropped = a == 0
+    # 400,000 Bernoulli(0.25) draws: σ of the dropped fraction = √(0.25·0.75/4e5) ≈ 7e-4; allow ~4σ
+    assert dropped.mean() == pytest.approx(rate, abs=3e-3)
+    np.testing.assert_allclose(a[~dropped], h[~dropped] / (1 - rate), rtol=1e-12)
+    # mean of h·keep/(1 - rate) over 4e5 units: relative σ ≈ √(rate/(1 - rate)/4e5) ≈ 1e-3; allow 5σ
+    assert a.mean() / h.mean() == pytest.approx(1.0, abs=5e-3)
+
+
 def test_sigmoid_is_stable_at_extremes():
     act = get_activation("sigmoid")
     z = np.array([-1000.0, -100.0, 0.0, 100.0, 1000.0], dtype=np.float32)

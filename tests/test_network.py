@@ -55,6 +55,52 @@ def test_per_sample_kernel_equals_reference_loop(activation, loss, bias, use_bla
     assert moved.max() > 1e-4  # it really trained
 
 
+def test_per_sample_kernel_is_finite_with_a_huge_logit(rng):
+    """A bias of 200 on one output unit: in float32 e^200 overflows, so the fused softmax must shift by
+    the maximum logit. Same weights as the readable loop (whose softmax is the stable one), all finite."""
+    x = rng.integers(0, 256, size=(64, 784), dtype=np.uint8)
+    y = rng.integers(1, 10, 64)  # never class 0: p_y underflows to 0 and the loss is clamped, not inf
+    order = rng.permutation(64)
+    kwargs = {"sizes": [784, 16, 10], "seed": 4, "l_rate": 0.01, "dtype": np.float32}
+    fast, slow = Network(**kwargs), Network(**kwargs)
+    for net in (fast, slow):
+        net.params["b2"][0] = 200.0
+    with np.errstate(over="raise", invalid="raise"):
+        total = sgd_per_sample_epoch(fast, x, y, order, np.full(64, 0.01), chunk=32, block=16)
+    reference_sgd_epoch(slow, x, y, order)
+    assert np.isfinite(total) and total > 64 * 80  # -log(float32 tiny) = 87.3 per sample
+    for key in slow.params:
+        assert np.isfinite(fast.params[key]).all(), key
+        np.testing.assert_allclose(fast.params[key], slow.params[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    assert fast.params["b2"][0] == pytest.approx(200.0 - 64 * 0.01, abs=1e-3)  # p_0 = 1 every time
+
+
+def test_early_stopping_on_val_accuracy_keeps_the_highest(rng, monkeypatch):
+    """monitor="val_accuracy" is higher-is-better: with validation results scripted as below, the best
+    epoch is 2 (accuracy 0.70), epochs 3 and 4 do not beat it, patience 2 stops after epoch 4 and the
+    weights of epoch 2 are put back. (val_loss, lowest at epoch 5, would have chosen differently.)"""
+    from nnscratch.callbacks import Callback
+
+    x, y = blobs(rng, n=64)
+    net = DeepNeuralNetwork(
+        [20, 8, 4], epochs=10, early_stopping=2, monitor="val_accuracy", batch_size=8, seed=0, verbose=False
+    )
+    scripted = iter([(0.9, 0.50), (1.0, 0.70), (0.8, 0.60), (0.7, 0.65), (0.6, 0.90)])  # (loss, accuracy)
+    monkeypatch.setattr(net, "evaluate", lambda x_val, y_val: next(scripted))
+    snapshots = {}
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, epoch, logs):
+            snapshots[epoch] = net.get_params()
+
+    history = net.train(x, y, x, y, callbacks=[Snapshot()])
+    assert [h["val_accuracy"] for h in history] == [0.50, 0.70, 0.60, 0.65]
+    assert net.best["epoch"] == 2 and net.best["value"] == 0.70
+    assert not np.array_equal(snapshots[4]["W1"], snapshots[2]["W1"])
+    for key in net.params:
+        np.testing.assert_array_equal(net.params[key], snapshots[2][key], err_msg=key)
+
+
 @pytest.mark.parametrize(
     ("sizes", "chunk", "block"),
     [([784, 10], 64, 64), ([784, 32, 16, 8, 10], 50, 16), ([784, 64, 10], 30, 1), ([784, 64, 10], 1000, 200)],
@@ -86,9 +132,10 @@ def test_rank1_update_blas_and_numpy_agree(rng):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
 def test_minibatch_training_equals_reference_batch_loop(optimizer, rng):
-    """train(batch_size=32) = the readable batch forward/backward + optimizer, step for step."""
-    x = rng.integers(0, 256, size=(256, 784), dtype=np.uint8)
-    y = rng.integers(0, 10, 256)
+    """train(batch_size=32) = the readable batch forward/backward + optimizer, step for step, including
+    the short last batch (250 = 7·32 + 26)."""
+    x = rng.integers(0, 256, size=(250, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 250)
     kw = {
         "batch_size": 32,
         "optimizer": optimizer,
@@ -100,11 +147,13 @@ def test_minibatch_training_equals_reference_batch_loop(optimizer, rng):
     fast = DeepNeuralNetwork(**kw, verbose=False)
     slow = DeepNeuralNetwork(**kw, verbose=False)
     fast.train(x, y)
-    order = slow.rng.permutation(256)
-    for start in range(0, 256, 32):
-        idx = order[start : start + 32]
+    order = slow.rng.permutation(250)
+    batches = [order[start : start + 32] for start in range(0, 250, 32)]
+    assert len(batches) == 8 and len(batches[-1]) == 26
+    for idx in batches:
         grads = slow.backward_pass(y[idx], slow.forward_pass(x[idx]))
         slow.optimizer.step(slow.params, grads)
+    assert fast.optimizer.t == slow.optimizer.t == 8
     for key in slow.params:
         np.testing.assert_allclose(fast.params[key], slow.params[key], rtol=1e-4, atol=1e-6, err_msg=key)
 
@@ -153,7 +202,16 @@ def test_train_logs_tutorial_line_and_returns_history(rng, capsys):
     assert lines[1].startswith("Epoch: 2, Time Spent: ")
     assert ", Loss: " in lines[1] and lines[1].endswith("%")
     assert set(history[0]) >= {"epoch", "time", "loss", "val_loss", "val_accuracy"}
-    assert 0 <= history[1]["val_accuracy"] <= 1
+    # the last epoch was validated with the final weights: recompute its numbers independently
+    z = net.logits(x).astype(np.float64)
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    accuracy = float(np.mean(z.argmax(axis=1) == y))
+    assert 0.3 < accuracy < 1.0  # a partly trained net: a wrong comparison would show
+    assert history[1]["val_accuracy"] == accuracy
+    assert history[1]["val_loss"] == pytest.approx(-log_p[np.arange(len(y)), y].mean(), rel=1e-5)
+    assert lines[1].endswith(f", Accuracy: {100 * accuracy:.2f}%")
+    assert [h["epoch"] for h in history] == [1, 2]
 
 
 def test_compute_accuracy_accepts_one_hot_and_integers(rng):
