@@ -252,7 +252,7 @@ def _network_class() -> Callable[..., Any]:
     import importlib
 
     problems = []
-    for module in ("nnscratch", "nnscratch.training", "nnscratch.network"):
+    for module in ("nnscratch", "nnscratch.training.trainer", "nnscratch.network"):
         try:
             return importlib.import_module(module).DeepNeuralNetwork
         except (ImportError, AttributeError) as exc:

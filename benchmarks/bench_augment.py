@@ -1,4 +1,4 @@
-"""Time nnscratch.augment on real MNIST: all 60,000 training images at once, and batches of 128.
+"""Time nnscratch.images.augment on real MNIST: all 60,000 training images at once, and batches of 128.
 
 Run on one thread (the script sets the usual thread variables itself unless they are already set):
 
@@ -24,7 +24,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from nnscratch.augment import Augmenter  # noqa: E402
+from nnscratch.images.augment import Augmenter  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 

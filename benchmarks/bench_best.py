@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from nnscratch.cli.train import split_data  # noqa: E402
 from nnscratch.data import load_mnist  # noqa: E402
-from nnscratch.presets import build_network  # noqa: E402
+from nnscratch.training.presets import build_network  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 

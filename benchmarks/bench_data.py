@@ -35,7 +35,7 @@ import json, resource, sys, time
 from pathlib import Path
 import numpy as np
 from nnscratch.data import load_mnist
-from nnscratch.idx import read_idx
+from nnscratch.data.idx import read_idx
 
 def rss_mib():
     with open("/proc/self/statm") as fh:

@@ -1,7 +1,7 @@
 """Helpers for the data-layer tests: tiny synthetic datasets and a local HTTP server.
 
 IDX bytes are built here with ``struct`` and checksummed with ``hashlib``, independently of
-``nnscratch.idx``, so the tests check the library against a second implementation.
+``nnscratch.data.idx``, so the tests check the library against a second implementation.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch.data_registry import DatasetSpec, FileSpec, PypiSource
+from nnscratch.data.registry import DatasetSpec, FileSpec, PypiSource
 
 
 def read_mnist(directory: Path, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Tests of nnscratch.augment: exact special cases, geometry conventions, determinism, validation."""
+"""Tests of nnscratch.images.augment: exact special cases, geometry conventions, determinism, validation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from nnscratch.augment import AugmentationError, Augmenter, affine_matrices, random_affine, warp_affine
 from nnscratch.errors import NNScratchError
+from nnscratch.images.augment import AugmentationError, Augmenter, affine_matrices, random_affine, warp_affine
 
 CENTRE = 13.5
 

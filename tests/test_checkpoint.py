@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from nnscratch import DeepNeuralNetwork
-from nnscratch.callbacks import Callback
 from nnscratch.errors import ModelFileError, TrainingDiverged
-from nnscratch.serialization import METADATA_KEY, load_arrays, save_arrays
+from nnscratch.training.callbacks import Callback
+from nnscratch.training.modelfile import METADATA_KEY, load_arrays, save_arrays
 
 
 def data(rng, n=256):

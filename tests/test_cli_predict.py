@@ -15,7 +15,7 @@ import pytest
 from datahelpers import read_mnist
 from nnscratch import DeepNeuralNetwork
 from nnscratch.cli import main
-from nnscratch.preprocess import preprocess_image
+from nnscratch.images.preprocess import preprocess_image
 
 Image = pytest.importorskip("PIL.Image")
 ImageDraw = pytest.importorskip("PIL.ImageDraw")

@@ -22,7 +22,7 @@ from nnscratch.data import (
     to_categorical,
     train_test_split,
 )
-from nnscratch.data_registry import MNIST, cache_dir, cache_root, get_spec
+from nnscratch.data.registry import MNIST, cache_dir, cache_root, get_spec
 from nnscratch.errors import DataError
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

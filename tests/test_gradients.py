@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from nnscratch.activations import ACTIVATIONS, get_activation
-from nnscratch.fastpath import BatchEngine
 from nnscratch.losses import LOSSES, get_loss, softmax
 from nnscratch.network import Network
+from nnscratch.training.engines import BatchEngine
 
 EPS = 1e-5  # float64 central differences: truncation ~EPS², round-off ~1e-16/EPS
 
@@ -215,7 +215,6 @@ def test_softmax_and_losses_are_stable_for_huge_logits():
 
 def test_sigmoid_without_scipy_is_the_same_function(monkeypatch):
     from nnscratch import activations
-
     if activations._expit() is None:
         pytest.skip("SciPy is not installed: only one sigmoid to compare")
     assert activations.Sigmoid().vector_forward(128) is activations._expit()

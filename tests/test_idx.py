@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from datahelpers import idx_bytes
+from nnscratch.data.idx import IDX_TYPES, idx_header, read_idx, read_idx_with_digests, write_idx
 from nnscratch.errors import DataError
-from nnscratch.idx import IDX_TYPES, idx_header, read_idx, read_idx_with_digests, write_idx
 
 DTYPES = ["u1", "i1", ">i2", "<i2", ">i4", "<i4", ">f4", "<f4", ">f8", "<f8"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnscratch.metrics import (
+from nnscratch.evaluation.metrics import (
     accuracy,
     classification_report,
     confusion_matrix,

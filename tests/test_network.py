@@ -7,7 +7,7 @@ import pytest
 
 from nnscratch import DeepNeuralNetwork, Network
 from nnscratch.errors import TrainingDiverged
-from nnscratch.fastpath import BatchEngine, rank1, sgd_per_sample_epoch
+from nnscratch.training.engines import BatchEngine, rank1, sgd_per_sample_epoch
 
 
 def blobs(rng, n=300, n_features=20, n_classes=4, spread=0.15):
@@ -79,7 +79,7 @@ def test_early_stopping_on_val_accuracy_keeps_the_highest(rng, monkeypatch):
     """monitor="val_accuracy" is higher-is-better: with validation results scripted as below, the best
     epoch is 2 (accuracy 0.70), epochs 3 and 4 do not beat it, patience 2 stops after epoch 4 and the
     weights of epoch 2 are put back. (val_loss, lowest at epoch 5, would have chosen differently.)"""
-    from nnscratch.callbacks import Callback
+    from nnscratch.training.callbacks import Callback
 
     x, y = blobs(rng, n=64)
     net = DeepNeuralNetwork(

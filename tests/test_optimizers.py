@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from nnscratch import DeepNeuralNetwork
-from nnscratch.optimizers import SGD, Adam, AdamW, Cosine, Exponential, StepDecay, get_optimizer, get_schedule
+from nnscratch.training.optimizers import (
+    SGD,
+    Adam,
+    AdamW,
+    Cosine,
+    Exponential,
+    StepDecay,
+    get_optimizer,
+    get_schedule,
+)
 
 
 def run(opt, steps, p0=1.0, grads=(0.5, -1.0, 2.0)):

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from datahelpers import read_mnist
-from nnscratch import DeepNeuralNetwork, plots
+from nnscratch import DeepNeuralNetwork
+from nnscratch.evaluation import plots
 
 Image = pytest.importorskip("PIL.Image")
 pytest.importorskip("matplotlib")
@@ -108,7 +109,7 @@ def test_learning_curves(trained, tmp_path: Path, figures) -> None:
 
 
 def test_confusion_matrix(trained, tmp_path: Path, figures) -> None:
-    from nnscratch.metrics import confusion_matrix
+    from nnscratch.evaluation.metrics import confusion_matrix
 
     _, _, _, y_test, proba = trained
     cm = confusion_matrix(y_test, proba.argmax(axis=1))
@@ -215,7 +216,7 @@ def test_first_layer_weights_red_positive_blue_negative(tmp_path: Path, figures)
 
 
 def test_calibration_curve(trained, tmp_path: Path, figures) -> None:
-    from nnscratch.metrics import expected_calibration_error
+    from nnscratch.evaluation.metrics import expected_calibration_error
 
     _, _, _, y_test, proba = trained
     check_png(plots.plot_calibration(proba, y_test, tmp_path / "cal.png"), (450, 500))

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnscratch import preprocess
 from nnscratch.errors import ImageError, NNScratchError
-from nnscratch.preprocess import load_images, preprocess_image
+from nnscratch.images import preprocess
+from nnscratch.images.preprocess import load_images, preprocess_image
 
 Image = pytest.importorskip("PIL.Image")
 ImageDraw = pytest.importorskip("PIL.ImageDraw")

@@ -14,8 +14,8 @@ import pytest
 from datahelpers import read_mnist
 from nnscratch import DeepNeuralNetwork
 from nnscratch.cli import main
-from nnscratch.metrics import accuracy, expected_calibration_error
-from nnscratch.report import FIGURES, write_report
+from nnscratch.evaluation.metrics import accuracy, expected_calibration_error
+from nnscratch.evaluation.report import FIGURES, write_report
 
 Image = pytest.importorskip("PIL.Image")
 pytest.importorskip("matplotlib")

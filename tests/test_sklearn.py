@@ -244,7 +244,7 @@ def test_unfitted_and_feature_names(blobs):
 
 @pytest.fixture(scope="module")
 def mnist_subset(mnist_path):
-    from nnscratch.sweep import load_arrays
+    from nnscratch.sweep.runner import load_arrays
 
     (x_train, y_train, x_test, y_test), _ = load_arrays("mnist", mnist_path, 3000, 1000)
     flat = lambda x: x.reshape(len(x), -1).astype(np.float32)  # noqa: E731 - raw 0..255 pixels

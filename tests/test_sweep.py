@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from nnscratch.cli import main
-from nnscratch.sweep import SweepConfigError, load_sweep, parse_sweep, run_one, run_sweep
-from nnscratch.sweep_report import markdown_table, summarize
+from nnscratch.sweep.report import markdown_table, summarize
+from nnscratch.sweep.runner import SweepConfigError, load_sweep, parse_sweep, run_one, run_sweep
 
 GRID_TOML = """
 name = "grid"
@@ -134,7 +134,7 @@ def test_summary_statistics_and_table():
 
 @pytest.fixture(scope="module")
 def data(mnist_path):
-    from nnscratch.sweep import load_arrays
+    from nnscratch.sweep.runner import load_arrays
 
     arrays, info = load_arrays("mnist", mnist_path, 2000, 500)
     assert info["verified"] and arrays[0].shape == (2000, 28, 28)
@@ -144,7 +144,7 @@ def data(mnist_path):
 @pytest.fixture(scope="module")
 def client():
     pytest.importorskip("distributed")
-    from nnscratch.sweep import dask_client
+    from nnscratch.sweep.runner import dask_client
 
     with dask_client(local_workers=2) as c:
         c.wait_for_workers(2, timeout=60)

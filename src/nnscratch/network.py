@@ -18,7 +18,7 @@ and the error ``delta_l = ∂L/∂z_l`` flows backward::
 A BATCH is a matrix with one sample per row, so the same equations read ``Z = A @ W.T + b``,
 ``dW = Delta.T @ A_prev``, ``db = Delta.sum(axis=0)`` and ``Delta_prev = (Delta @ W) ⊙ f'(Z_prev)``.
 
-This module is the readable reference. :mod:`nnscratch.fastpath` runs exactly the same maths with
+This module is the readable reference. :mod:`nnscratch.training.engines` runs exactly the same maths with
 preallocated buffers for training speed, and the tests check that both agree.
 """
 
@@ -30,82 +30,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from nnscratch.activations import Activation, get_activation
+from nnscratch.inputs import as_float_input, labels_from, targets_like
 from nnscratch.losses import Loss, get_loss, softmax
 
 INITS = ("tutorial", "xavier", "he")
-PIXEL_SCALE = 255.0
-
-
-class ParamDict(dict):
-    """The network's parameters by name. Assigning ``params["W1"] = new`` copies *into* the existing
-    array (after a shape check), so the arrays the network computes with always stay the same objects."""
-
-    def __setitem__(self, key: str, value) -> None:
-        if key not in self:
-            raise KeyError(f"unknown parameter {key!r}; the network has {', '.join(self)}")
-        target = self[key]
-        value = np.asarray(value)
-        if value.shape != target.shape:
-            raise ValueError(f"parameter {key} has shape {target.shape}, got {value.shape}")
-        target[...] = value
-
-
-def as_float_input(x: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """Images as floats in [0, 1], flattened to rows of pixels.
-
-    uint8 pixels (0..255) are divided by 255; floats are taken as already scaled. (28, 28) images are
-    flattened to 784 values; one image stays 1-D, a batch is 2-D (n, 784).
-    """
-    x = np.asarray(x)
-    dtype = np.dtype(dtype)
-    if x.dtype == np.uint8:
-        x = np.divide(x, dtype.type(PIXEL_SCALE), dtype=dtype)
-    elif not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"expected uint8 pixels or floats in [0, 1], got dtype {x.dtype}")
-    if x.ndim == 2 and x.shape == (28, 28):
-        return x.reshape(784).astype(dtype, copy=False)
-    if x.ndim == 3:
-        x = x.reshape(x.shape[0], -1)
-    return x.astype(dtype, copy=False)
-
-
-def labels_from(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """Integer class labels (n,) from integer labels (n,) or one-hot rows (n, n_classes)."""
-    y = np.asarray(y)
-    if y.ndim == 2:
-        if y.shape[1] != n_classes:
-            raise ValueError(f"one-hot labels must have {n_classes} columns, got {y.shape[1]}")
-        return y.argmax(axis=1)
-    if y.ndim != 1:
-        raise ValueError(f"labels must be 1-D integers or 2-D one-hot rows, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
-        raise ValueError(f"labels must be whole numbers, got dtype {y.dtype} with fractions")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must be in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
-    return y.astype(np.intp)
-
-
-def targets_like(y: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """One-hot targets with the shape of the logits ``z``: (k,) for one sample, (n, k) for a batch.
-
-    ``y`` may be one-hot already, or integer label(s)."""
-    y = np.asarray(y)
-    k = z.shape[-1]
-    eye = np.eye(k, dtype=z.dtype)
-    if z.ndim == 1:
-        if y.ndim == 0:
-            return eye[labels_from(y[None], k)[0]]
-        if y.shape == (k,):
-            return y.astype(z.dtype, copy=False)
-        raise ValueError(f"one sample needs a label or a one-hot vector of length {k}, got shape {y.shape}")
-    if y.shape == z.shape:
-        return y.astype(z.dtype, copy=False)
-    if y.shape != z.shape[:1]:
-        raise ValueError(
-            f"{z.shape[0]} samples need {z.shape[0]} labels or a ({z.shape[0]}, {k}) one-hot array, "
-            f"got shape {y.shape}"
-        )
-    return eye[labels_from(y, k)]
 
 
 class Network:
@@ -185,7 +113,7 @@ class Network:
     def __getstate__(self) -> dict:
         """For ``copy.deepcopy`` and in-process pickling (joblib, scikit-learn): the views in
         ``params`` and the buffers of the training engines are rebuilt, not stored. Model files
-        never use pickle: see :meth:`~nnscratch.training.DeepNeuralNetwork.save`."""
+        never use pickle: see :meth:`~nnscratch.training.trainer.DeepNeuralNetwork.save`."""
         return {k: v for k, v in self.__dict__.items() if k not in ("params", "_engine", "cache")}
 
     def __setstate__(self, state: dict) -> None:
@@ -330,3 +258,17 @@ class Network:
     def __repr__(self) -> str:
         sizes = "-".join(map(str, self.sizes))
         return f"{type(self).__name__}({sizes}, {self.activation.name}, {self.loss.name})"
+
+
+class ParamDict(dict):
+    """The network's parameters by name. Assigning ``params["W1"] = new`` copies *into* the existing
+    array (after a shape check), so the arrays the network computes with always stay the same objects."""
+
+    def __setitem__(self, key: str, value) -> None:
+        if key not in self:
+            raise KeyError(f"unknown parameter {key!r}; the network has {', '.join(self)}")
+        target = self[key]
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ValueError(f"parameter {key} has shape {target.shape}, got {value.shape}")
+        target[...] = value

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from nnscratch.errors import DataError
-from nnscratch.optimizers import Schedule, get_optimizer, get_schedule
-from nnscratch.training import DeepNeuralNetwork
+from nnscratch.training.optimizers import Schedule, get_optimizer, get_schedule
+from nnscratch.training.trainer import DeepNeuralNetwork
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin
@@ -252,7 +252,7 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         self.t_ = 0
 
     def _optimizer_spec(self) -> dict:
-        spec: dict = {"name": self.solver}  # a config dict for nnscratch.optimizers.get_optimizer
+        spec: dict = {"name": self.solver}  # a config dict for nnscratch.training.optimizers.get_optimizer
         if self.solver in ("momentum", "nesterov"):
             spec["momentum"] = float(self.momentum)
         elif self.solver in ("adam", "adamw"):

@@ -22,8 +22,7 @@ COMMAND_MODULES = ("train", "predict", "report", "data", "sweep")
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with one sub-parser per verb."""
-    from nnscratch import __version__
-
+    from nnscratch._version import __version__
     parser = argparse.ArgumentParser(
         prog="nnscratch",
         description="A neural network from scratch in NumPy that learns to read handwritten digits.",

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from nnscratch.data import REGISTRY, Dataset, DownloadOptions, fetch_dataset, load_dataset
-from nnscratch.data_registry import cache_root, get_spec
+from nnscratch.data.registry import cache_root, get_spec
 from nnscratch.errors import DataError
 
 

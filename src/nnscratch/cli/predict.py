@@ -1,6 +1,6 @@
 """``nnscratch predict MODEL IMG...``: read handwritten digits from your own pictures.
 
-Every image (files, or folders of images) goes through :func:`nnscratch.preprocess.preprocess_image`,
+Every image (files, or folders of images) goes through :func:`nnscratch.images.preprocess.preprocess_image`,
 the same MNIST-style preprocessing the web app and the Python API use, and the network's top-k digits
 are printed as a small table per image, or as one JSON document with ``--json``. A file that cannot be
 read is reported on stderr and the others continue; the exit code is 1 if any image failed.
@@ -65,7 +65,7 @@ def _save_input(image: np.ndarray, folder: Path, source: Path, used: set[str]) -
     """Write the network's 28×28 input as an 8-bit grey PNG in ``folder`` (unique name per run)."""
     from PIL import Image
 
-    from nnscratch.atomicfile import atomic_write
+    from nnscratch._files import atomic_write
 
     name, n = f"{source.stem}{INPUT_SUFFIX}", 1
     while name in used:
@@ -87,7 +87,7 @@ def _table(entry: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Predict every image; print tables or JSON; return 1 if any image could not be used."""
     from nnscratch import DeepNeuralNetwork
-    from nnscratch.preprocess import SIZE, load_images
+    from nnscratch.images.preprocess import SIZE, load_images
 
     net = DeepNeuralNetwork.load(args.model)
     n_inputs = int(net.params["W1"].shape[1])

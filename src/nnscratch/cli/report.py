@@ -1,8 +1,8 @@
 """``nnscratch report MODEL --out DIR``: evaluate a model on the MNIST test set and draw the pictures.
 
-Writes the PNGs of :mod:`nnscratch.plots` and one self-contained ``report.html`` (images inlined) with
-the configuration, metrics, per-class precision/recall/F1 and the pictures; see
-:func:`nnscratch.report.write_report`.
+Writes the PNGs of :mod:`nnscratch.evaluation.plots` and one self-contained ``report.html``
+(images inlined) with the configuration, metrics, per-class precision/recall/F1 and the pictures; see
+:func:`nnscratch.evaluation.report.write_report`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the model and the test set, write the report, print where it is."""
     from nnscratch import DeepNeuralNetwork
     from nnscratch.data import load_mnist
-    from nnscratch.report import write_report
+    from nnscratch.evaluation.report import write_report
 
     net = DeepNeuralNetwork.load(args.model)
     dataset = load_mnist(args.data_dir)

@@ -4,7 +4,7 @@ The runs go to local processes (``--jobs N``) or to a Dask cluster through jobli
 (``--dask tcp://HOST:PORT``, or ``--dask-local N`` to start N single-threaded worker processes on
 127.0.0.1); the data is sent to each Dask worker once. A run that fails is listed with its error.
 Results: ``results.csv`` (one row per run), ``results.json`` and ``summary.md`` in ``--out``.
-See :mod:`nnscratch.sweep` for the file format.
+See :mod:`nnscratch.sweep.runner` for the file format.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def register(subparsers) -> None:
 
 
 def run_sweep_command(args) -> int:
-    from nnscratch.sweep import dask_client, load_arrays, load_sweep, run_sweep
-    from nnscratch.sweep_report import markdown_table, summarize, write_results
+    from nnscratch.sweep.report import markdown_table, summarize, write_results
+    from nnscratch.sweep.runner import dask_client, load_arrays, load_sweep, run_sweep
 
     sweep = load_sweep(args.config)
     data, data_info = load_arrays(sweep.dataset, args.data_dir, sweep.train_size, sweep.test_size)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch.errors import NNScratchError
-from nnscratch.metrics import classification_report, confusion_matrix, format_confusion_matrix
-from nnscratch.presets import PRESETS, build_network
+from nnscratch.evaluation.metrics import classification_report, confusion_matrix, format_confusion_matrix
+from nnscratch.training.presets import PRESETS, build_network
 
 SPLITS = ("official", "tutorial")
 TRAIN_DESCRIPTION = (
@@ -250,7 +250,6 @@ def _options(args) -> dict:
 
 def run_train(args) -> int:
     from nnscratch import DeepNeuralNetwork
-
     if args.resume is not None:
         net = DeepNeuralNetwork.load(args.resume / "last.npz")
         split = net.metadata.get("split", {})
@@ -307,7 +306,7 @@ def run_train(args) -> int:
 
 
 def _callbacks(progress: bool) -> list:
-    from nnscratch.callbacks import EpochLogger, ProgressBar
+    from nnscratch.training.callbacks import EpochLogger, ProgressBar
 
     if progress:
         try:
@@ -319,7 +318,6 @@ def _callbacks(progress: bool) -> list:
 
 def run_evaluate(args) -> int:
     from nnscratch import DeepNeuralNetwork
-
     net = DeepNeuralNetwork.load(args.model)
     args.dataset = net.metadata.get("dataset", args.dataset)
     ds = _load(args)
@@ -332,7 +330,7 @@ def run_evaluate(args) -> int:
     cm = confusion_matrix(ds.y_test, pred, n_classes)
     accuracy = float(np.trace(cm) / cm.sum())
     if args.json:
-        from nnscratch.metrics import precision_recall_f1
+        from nnscratch.evaluation.metrics import precision_recall_f1
 
         precision, recall, f1 = precision_recall_f1(cm)
         print(

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch.atomicfile import atomic_write
-from nnscratch.data_registry import FileSpec
-from nnscratch.idx import IDX_TYPES, idx_header
+from nnscratch._files import atomic_write
+from nnscratch.data.idx import IDX_TYPES, idx_header
+from nnscratch.data.registry import FileSpec
 
 log = logging.getLogger(__name__)
 _FORMAT = 1

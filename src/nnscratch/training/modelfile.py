@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch.atomicfile import atomic_write
+from nnscratch._files import atomic_write
 from nnscratch.errors import ModelFileError
 
 METADATA_KEY = "__metadata__"

@@ -14,17 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch.atomicfile import atomic_write
+from nnscratch._files import atomic_write
 from nnscratch.errors import ModelFileError
-from nnscratch.serialization import load_arrays, save_arrays
+from nnscratch.training.modelfile import load_arrays, save_arrays
 
 OPT_PREFIX = "opt/"
 BEST_PREFIX = "best/"
 
 
 def _model_metadata(net, kind: str) -> dict:
-    from nnscratch import __version__
-
+    from nnscratch._version import __version__
     return {
         "kind": kind,
         "nnscratch_version": __version__,

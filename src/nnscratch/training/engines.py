@@ -21,8 +21,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nnscratch.inputs import PIXEL_SCALE
 from nnscratch.losses import CrossEntropy, softmax
-from nnscratch.network import PIXEL_SCALE, Network
+from nnscratch.network import Network
 
 
 def fill_inputs(x: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:

@@ -1,0 +1,1 @@
+"""Evaluation: ``metrics`` (accuracy, confusion matrix, calibration), ``plots`` and the HTML ``report``."""
