@@ -348,3 +348,141 @@ def test_changing_dropout_between_train_calls_rebuilds_the_engine(rng):
     net.dropout = 0.5
     net.train(x, y)
     assert net._engine.dropout == 0.5 and net._engine.masks[1].shape == (16, 8)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"batch_size": 1},  # the fused per-sample kernel
+        {"batch_size": 16},  # mini-batches, SGD step fused into the backward pass
+        {"batch_size": 16, "optimizer": "adam"},  # mini-batches, optimizer step
+        {"batch_size": 16, "l2": 1e-3},  # plain SGD through the optimizer (L2 is not fused)
+        {"batch_size": 10},  # 64 = 6·10 + 4: a short last batch
+    ],
+)
+def test_history_loss_is_the_mean_loss_over_every_sample(options, rng):
+    """With a negligible learning rate the weights barely move, so an epoch's loss is the loss of the
+    starting network over all 64 samples: every batch (and sample) counts once, divided by 64."""
+    x, y = blobs(rng, n=64)
+    net = DeepNeuralNetwork(
+        [20, 8, 4], epochs=1, l_rate=1e-9, schedule="constant", seed=0, verbose=False, **options
+    )
+    before = net.loss_value(x, y)
+    history = net.train(x, y)
+    assert history[0]["loss"] == pytest.approx(before, rel=1e-4)
+    assert history[0]["lr"] == 1e-9 and history[0]["val_loss"] is None and history[0]["val_accuracy"] is None
+    assert history[0]["epoch"] == 1 and history[0]["time"] > 0
+
+
+class Recorder:
+    """A callback that records every call, in order."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        if not name.startswith("on_"):
+            raise AttributeError(name)
+        return lambda *args: self.calls.append((name, *args))
+
+
+@pytest.mark.parametrize(("batch_size", "chunks"), [(100, [1000, 1000, 500]), (1, [1024, 1024, 452])])
+def test_callbacks_see_every_event_and_all_progress(batch_size, chunks, rng):
+    """Progress arrives in steps of at least 1000 samples (the kernel: its 1024-sample chunks) and adds up
+    to the epoch; the hooks come in order with the right arguments."""
+    x, y = blobs(rng, n=2500)
+    net = DeepNeuralNetwork([20, 8, 4], epochs=2, batch_size=batch_size, seed=0, verbose=False)
+    rec = Recorder()
+    history = net.train(x, y, callbacks=[rec])
+    events = [c[0] for c in rec.calls]
+    assert events[0] == "on_train_begin" and rec.calls[0][1:] == (net, 2, 2500)
+    assert events[-1] == "on_train_end" and rec.calls[-1][1] is history
+    progress = [c[1] for c in rec.calls if c[0] == "on_progress"]
+    assert progress == chunks * 2
+    epoch_events = [c[:2] for c in rec.calls if c[0] in ("on_epoch_begin", "on_epoch_end")]
+    assert epoch_events == [
+        ("on_epoch_begin", 1),
+        ("on_epoch_end", 1),
+        ("on_epoch_begin", 2),
+        ("on_epoch_end", 2),
+    ]
+    assert rec.calls[events.index("on_epoch_end")][2] is history[0]
+
+
+def test_minibatch_engine_is_built_once_and_steps_are_counted(rng):
+    x, y = blobs(rng, n=64)
+    net = DeepNeuralNetwork([20, 8, 4], epochs=2, batch_size=16, seed=0, verbose=False)
+    assert not net.uses_per_sample_kernel
+    net.train(x, y)
+    engine = net._engine
+    assert net.optimizer.t == 8  # 4 batches a epoch, fused SGD steps counted too
+    net.train(x, y)
+    assert net._engine is engine and net.optimizer.t == 16  # buffers reused by the next call
+    net.batch_size = 32
+    net.train(x, y)
+    assert net._engine is not engine and net._engine.A[0].shape == (32, 21)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, True),
+        ({"optimizer": "momentum"}, False),
+        ({"dropout": 0.1}, False),
+        ({"l2": 0.01}, False),
+        ({"batch_size": 2}, False),
+    ],
+)
+def test_per_sample_kernel_only_for_plain_sgd_one_image_at_a_time(options, expected):
+    assert DeepNeuralNetwork([4, 3, 2], **options).uses_per_sample_kernel is expected
+
+
+def test_learning_rate_logged_is_the_last_step_of_each_epoch(rng):
+    """Cosine over 4 epochs of 4 steps: the last step of epoch e is at progress e - 1 + 3/4."""
+    x, y = blobs(rng, n=64)
+    net = DeepNeuralNetwork([20, 8, 4], epochs=4, batch_size=16, l_rate=0.2, seed=0, verbose=False)
+    lrs = [h["lr"] for h in net.train(x, y)]
+    expected = [0.1 * (1 + np.cos(np.pi * (e - 1 + 0.75) / 4)) for e in range(1, 5)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+
+
+def test_bad_constructor_values_and_data_shapes(rng):
+    for kwargs, message in [
+        ({"epochs": 2.5}, "epochs"),
+        ({"batch_size": 1.5}, "batch_size"),
+        ({"l2": -1.0}, "l2 must be >= 0"),
+        ({"dropout": -0.1}, "dropout"),
+        ({"early_stopping": -1}, "early_stopping"),
+        ({"augment": "yes"}, "augment must be"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            DeepNeuralNetwork([4, 3, 2], **kwargs)
+    net = DeepNeuralNetwork([4, 3, 2], epochs=0, verbose=False)
+    x, y = rng.random((6, 4)), rng.integers(0, 2, 6)
+    assert net.train(x, y) == [] and net.epochs == 0
+    with pytest.raises(ValueError, match="give both x_val and y_val"):
+        net.train(x, y, x_val=x)
+    with pytest.raises(ValueError, match="give both x_val and y_val"):
+        net.train(x, y, y_val=y)
+    with pytest.raises(ValueError, match="validation data has 6 images but 5 labels"):
+        net.train(x, y, x, y[:5])
+    with pytest.raises(ValueError, match="training data is empty"):
+        net.train(x[:0], y[:0])
+    with pytest.raises(ValueError, match=r"training images must have shape \(n, 4\)"):
+        net.train(x[0], y)
+    with pytest.raises(TypeError, match="uint8 pixels or floats"):
+        net.train(x.astype(np.int32), y)
+    with pytest.raises(ValueError, match="validation images contain NaN"):
+        net.train(x, y, np.full_like(x, np.inf), y)
+
+
+def test_train_accepts_uint8_images_and_28x28_shapes(rng):
+    x = rng.integers(0, 256, (32, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 32)
+    a = DeepNeuralNetwork([784, 8, 10], epochs=1, batch_size=8, seed=1, verbose=False)
+    b = DeepNeuralNetwork([784, 8, 10], epochs=1, batch_size=8, seed=1, verbose=False)
+    ha = a.train(x, y, x, y)
+    hb = b.train((x / 255.0).reshape(32, 784).astype(np.float32), y, x.reshape(32, 784), np.eye(10)[y])
+    np.testing.assert_allclose(a.params["W1"], b.params["W1"], rtol=1e-6)
+    assert ha[0]["val_accuracy"] == hb[0]["val_accuracy"]
+    assert ha[0]["val_loss"] == pytest.approx(a.evaluate(x, y)[0])
