@@ -191,3 +191,43 @@ def test_save_is_atomic_when_writing_fails(tmp_path, model_file, monkeypatch):
         net.save(model_file)
     assert model_file.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left behind
+
+
+def test_resume_keeps_validating_checkpointing_and_calling_back(tmp_path, rng):
+    """The resumed epochs are validated, checkpointed and reported like the uninterrupted run's."""
+    x, y = data(rng)
+    straight = small_net()
+    straight.train(x, y, x[:64], y[:64])
+    interrupted = small_net()
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train(x, y, x[:64], y[:64], callbacks=[StopAfter(1)], checkpoint_dir=tmp_path)
+    assert len(DeepNeuralNetwork.load(tmp_path / "last.npz").history) == 1
+    seen = []
+
+    class Seen(Callback):
+        def on_epoch_end(self, epoch, logs):
+            seen.append((epoch, logs["val_accuracy"]))
+
+    resumed = DeepNeuralNetwork.resume(tmp_path, x, y, x[:64], y[:64], callbacks=[Seen()])
+    assert seen == [(h["epoch"], h["val_accuracy"]) for h in straight.history[1:]]
+    assert [(h["val_loss"], h["lr"]) for h in resumed.history] == [
+        (h["val_loss"], h["lr"]) for h in straight.history
+    ]
+    last = DeepNeuralNetwork.load(tmp_path / "last.npz")
+    assert len(last.history) == 3 and np.array_equal(last.params["W1"], straight.params["W1"])
+
+
+def test_continue_training_a_finished_model_runs_nothing(rng):
+    """A model saved without a run in progress (no target in its metadata) owes no epochs."""
+    x, y = data(rng, 64)
+    net = small_net(epochs=1)
+    net.train(x, y)
+    for key in ("target_epochs", "run_start"):
+        net.metadata.pop(key)
+    before = net.get_params()
+    assert len(net.continue_training(x, y)) == 1
+    assert all(np.array_equal(before[k], net.params[k]) for k in before)
+    assert net.metadata["target_epochs"] == 1 and net.metadata["run_start"] == 0
+    net.metadata["target_epochs"] = 2  # one epoch owed: the schedule counts from run_start
+    history = net.continue_training(x, y)
+    assert len(history) == 2 and history[1]["epoch"] == 2
