@@ -115,3 +115,12 @@ def test_classification_report_and_text_matrix_by_hand():
     assert len({len(line) for line in text}) == 1  # aligned columns
     wide = format_confusion_matrix(np.array([[123456, 0], [0, 1]])).splitlines()
     assert wide[1].split() == ["0", "123456", "0"] and len(wide[0]) == len(wide[1])
+
+
+def test_expected_calibration_error_of_one_sample_and_of_one_hot_style_input():
+    # one sample, confidence 0.8, wrong: one bin with a gap of 0.8, divided by n = 1
+    ece, _, _, counts = expected_calibration_error(np.array([[0.8, 0.2]]), np.array([1]), n_bins=10)
+    assert ece == pytest.approx(0.8) and counts.sum() == 1 and counts[7] == 1
+    # a confidence just above a bin edge goes up a bin: 0.2000001 is in (0.2, 0.3]
+    assert expected_calibration_error(np.array([[0.2000001, 0.7999999]]), np.array([1]), 10)[3][7] == 1
+    assert expected_calibration_error(np.array([[0.7000001, 0.2999999]]), np.array([0]), 10)[3][7] == 1

@@ -486,3 +486,85 @@ def test_train_accepts_uint8_images_and_28x28_shapes(rng):
     np.testing.assert_allclose(a.params["W1"], b.params["W1"], rtol=1e-6)
     assert ha[0]["val_accuracy"] == hb[0]["val_accuracy"]
     assert ha[0]["val_loss"] == pytest.approx(a.evaluate(x, y)[0])
+
+
+def test_network_construction_limits_and_configuration():
+    for kwargs, message in [
+        ({"sizes": [4, 1]}, "at least 2 classes"),
+        ({"sizes": [4, 0, 2]}, "all >= 1"),
+        ({"dtype": np.float16}, "dtype must be float32 or float64"),
+        ({"l_rate": 0}, "l_rate"),
+        ({"l_rate": "0.1"}, "l_rate"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Network(**kwargs)
+    net = Network(
+        [4, 3, 2], l_rate=1, activation="tanh", loss="mse", bias=False, init="he", seed=7, dtype=np.float64
+    )
+    assert net.config() == {
+        "sizes": [4, 3, 2],
+        "l_rate": 1.0,
+        "activation": "tanh",
+        "loss": "sum_of_squares",
+        "bias": False,
+        "init": "he",
+        "seed": 7,
+        "dtype": "float64",
+    }
+    assert repr(net) == "Network(4-3-2, tanh, sum_of_squares)" and net.n_layers == 2
+    assert net.layer(2)[1] is None and list(net.params) == ["W1", "W2"]
+    assert [Wb.shape for Wb in net.Wb] == [(3, 4), (2, 3)] and net.Wb[0].dtype == np.float64
+    with_bias = Network([4, 3, 2], seed=7)
+    assert [Wb.shape for Wb in with_bias.Wb] == [(3, 5), (2, 4)] and with_bias.Wb[0].dtype == np.float32
+    assert not with_bias.params["b1"].any()  # biases start at zero
+    gen = np.random.default_rng(3)
+    assert Network([4, 3, 2], seed=gen).rng is gen and Network([4, 3, 2], seed=gen).seed is None
+    # the same seed gives the same weights; xavier stays within its limit and fills it
+    assert np.array_equal(Network([4, 3, 2], seed=7).params["W1"], Network([4, 3, 2], seed=7).params["W1"])
+    xavier = Network([300, 200, 2], init="xavier", seed=0).params["W1"]
+    limit = np.sqrt(6 / 500)
+    assert np.abs(xavier).max() <= limit and np.abs(xavier).max() > 0.99 * limit
+
+
+def test_set_params_checks_names_and_copies(rng):
+    net = Network([4, 3, 2], seed=0)
+    values = {k: rng.normal(size=v.shape) for k, v in net.params.items()}
+    net.set_params(values)
+    values["W1"][0, 0] = 123.0
+    assert net.params["W1"][0, 0] != 123.0 and np.shares_memory(net.params["W1"], net.Wb[0])
+    with pytest.raises(ValueError, match=r"missing \['b2'\], unexpected \[\]"):
+        net.set_params({k: v for k, v in values.items() if k != "b2"})
+    with pytest.raises(ValueError, match=r"missing \[\], unexpected \['W9'\]"):
+        net.set_params({**values, "W9": np.ones(1)})
+    copies = net.get_params()
+    copies["W1"][...] = 0
+    assert net.params["W1"].any()
+
+
+def test_inference_in_chunks_one_sample_and_accuracy(rng):
+    net = Network([784, 6, 3], seed=0, dtype=np.float64)
+    x = rng.integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    np.testing.assert_allclose(net.logits(x, chunk=3), net.logits(x), rtol=1e-12)
+    one = net.logits(x[4])  # one (28, 28) image
+    assert one.shape == (3,) and np.allclose(one, net.logits(x)[4])
+    assert net.predict(x[4].reshape(784)) == net.predict(x)[4]
+    with pytest.raises(ValueError, match="inputs must have 784 features"):
+        net.logits(np.zeros((2, 100)))
+    y = net.predict(x)
+    wrong = (y + 1) % 3
+    assert net.compute_accuracy(x, np.where(np.arange(10) < 4, y, wrong)) == 0.4
+    with pytest.raises(ValueError, match="at least one sample"):
+        net.compute_accuracy(x[:0], y[:0])
+
+
+def test_pickled_network_drops_caches_and_engine(rng):
+    import pickle
+
+    x, y = blobs(rng, n=32)
+    net = DeepNeuralNetwork([20, 8, 4], epochs=1, batch_size=8, seed=0, verbose=False)
+    net.train(x, y)
+    net.forward_pass(x)
+    state = net.__getstate__()
+    assert not {"params", "_engine", "cache"} & set(state) and "Wb" in state
+    clone = pickle.loads(pickle.dumps(net))
+    assert clone.cache == {} and list(clone.params) == list(net.params)
