@@ -121,6 +121,6 @@ def test_expected_calibration_error_of_one_sample_and_of_one_hot_style_input():
     # one sample, confidence 0.8, wrong: one bin with a gap of 0.8, divided by n = 1
     ece, _, _, counts = expected_calibration_error(np.array([[0.8, 0.2]]), np.array([1]), n_bins=10)
     assert ece == pytest.approx(0.8) and counts.sum() == 1 and counts[7] == 1
-    # a confidence just above a bin edge goes up a bin: 0.2000001 is in (0.2, 0.3]
+    # confidences 0.7999999 (just below an edge) and 0.7000001 (just above one) are both in (0.7, 0.8]
     assert expected_calibration_error(np.array([[0.2000001, 0.7999999]]), np.array([1]), 10)[3][7] == 1
     assert expected_calibration_error(np.array([[0.7000001, 0.2999999]]), np.array([0]), 10)[3][7] == 1
