@@ -7,7 +7,7 @@ import pytest
 
 from nnscratch import DeepNeuralNetwork, Network
 from nnscratch.errors import TrainingDiverged
-from nnscratch.training.engines import BatchEngine, rank1, sgd_per_sample_epoch
+from nnscratch.training.engines import BatchEngine, fill_inputs, numpy_ger, rank1, sgd_per_sample_epoch
 
 
 def blobs(rng, n=300, n_features=20, n_classes=4, spread=0.15):
@@ -568,3 +568,77 @@ def test_pickled_network_drops_caches_and_engine(rng):
     assert not {"params", "_engine", "cache"} & set(state) and "Wb" in state
     clone = pickle.loads(pickle.dumps(net))
     assert clone.cache == {} and list(clone.params) == list(net.params)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "sum_of_squares"])
+def test_per_sample_kernel_returns_the_summed_loss_before_each_step(loss, rng):
+    x = rng.integers(0, 256, size=(50, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 50)
+    order = rng.permutation(50)
+    kwargs = {"sizes": [784, 12, 10], "loss": loss, "seed": 1, "l_rate": 0.05, "dtype": np.float64}
+    fast, slow = Network(**kwargs), Network(**kwargs)
+    seen = []
+    total = sgd_per_sample_epoch(
+        fast, x, y, order, np.full(50, 0.05), chunk=20, block=8, on_progress=seen.append
+    )
+    expected = 0.0
+    for i in order:
+        expected += slow.loss_value(x[i], y[i])
+        slow.update_network_parameters(slow.backward_pass(y[i], slow.forward_pass(x[i])))
+    assert total == pytest.approx(expected, rel=1e-9)
+    assert seen == [20, 20, 10]
+
+
+def test_per_sample_kernel_trains_on_the_augmented_inputs(rng):
+    """``augment`` maps each chunk of scaled inputs; the kernel must train on what it returns."""
+    x = rng.integers(0, 256, size=(40, 784), dtype=np.uint8)
+    y = rng.integers(0, 10, 40)
+    order = rng.permutation(40)
+    kwargs = {"sizes": [784, 12, 10], "seed": 1, "l_rate": 0.05, "dtype": np.float64}
+    fast, slow = Network(**kwargs), Network(**kwargs)
+    sgd_per_sample_epoch(fast, x, y, order, np.full(40, 0.05), chunk=16, augment=lambda xb: 1.0 - xb)
+    reference_sgd_epoch(slow, 1.0 - x / 255.0, y, order)
+    for key in slow.params:
+        np.testing.assert_allclose(fast.params[key], slow.params[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_both_engines_clamp_an_underflowing_probability_alike(rng):
+    """float32, a bias of 200 on class 0 and labels never 0: p_y underflows to 0 and both engines count
+    -log(float32 tiny) = 87.34 per sample rather than infinity."""
+    x = rng.random((8, 5)).astype(np.float32)
+    y = rng.integers(1, 3, 8)
+    net = Network([5, 4, 3], seed=0)
+    net.params["b2"][0] = 200.0
+    engine = BatchEngine(net, batch_size=8)
+    engine.inputs(8)[...] = x
+    clamp = -np.log(np.finfo(np.float32).tiny)
+    assert engine.forward_backward(8, y) == pytest.approx(8 * clamp, rel=1e-6)
+    same = Network([5, 4, 3], seed=0)
+    same.params["b2"][0] = 200.0
+    kernel = sgd_per_sample_epoch(same, x, y, np.arange(8), np.zeros(8))  # learning rate 0: no steps
+    assert kernel == pytest.approx(8 * clamp, rel=1e-6)
+
+
+def test_batch_engine_arguments_and_input_scaling(rng):
+    net = Network([6, 5, 3], seed=0)
+    for kwargs, message in [
+        ({"dropout": 1.0}, "dropout"),
+        ({"dropout": -0.1}, "dropout"),
+        ({"l2": -1}, "l2"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            BatchEngine(net, 4, **kwargs)
+    engine = BatchEngine(net, 4)
+    assert engine.A[0].shape == (4, 7) and (engine.A[0][:, 6] == 1).all() and (engine.A[1][:, 5] == 1).all()
+    assert engine.inputs(3).shape == (3, 6) and np.shares_memory(engine.inputs(3), engine.A[0])
+    pixels = np.array([[0, 51, 255, 102, 204, 153]] * 5, dtype=np.uint8)
+    out = np.empty((2, 6), dtype=np.float32)
+    fill_inputs(pixels, np.array([4, 1]), out)
+    np.testing.assert_allclose(out, [[0, 0.2, 1, 0.4, 0.8, 0.6]] * 2, rtol=1e-6)
+    floats = rng.random((5, 6))
+    fill_inputs(floats, np.array([3, 0]), out)
+    np.testing.assert_allclose(out, floats[[3, 0]].astype(np.float32))
+    a = np.zeros((2, 3))
+    assert numpy_ger(2.0, np.array([1.0, 2.0]), np.array([1.0, 0.0, -1.0]), a) is a
+    np.testing.assert_array_equal(a, [[2, 0, -2], [4, 0, -4]])
+    assert rank1(False, np.float64) is numpy_ger
