@@ -275,6 +275,7 @@ def test_activations_write_into_out_and_return_it(name, n, rng):
     assert act.forward(z, out=out) is out
     np.testing.assert_allclose(out, act.forward(z), rtol=1e-6)
     a = act.forward(z)
+    assert a.dtype == act.backward(z, a, np.ones_like(z)).dtype == np.float32  # float32 stays float32
     assert act.backward(z, a, np.ones_like(z), out=dz) is dz
     np.testing.assert_allclose(dz, act.backward(z, a, np.ones_like(z)), rtol=1e-6)
     fast = act.vector_forward(n)
