@@ -550,6 +550,10 @@ def test_inference_in_chunks_one_sample_and_accuracy(rng):
     assert net.predict(x[4].reshape(784)) == net.predict(x)[4]
     with pytest.raises(ValueError, match="inputs must have 784 features"):
         net.logits(np.zeros((2, 100)))
+    assert Network([784, 6, 3], seed=0).logits(x).dtype == np.float32  # the network's dtype
+    small = Network([4, 3, 2], seed=0, dtype=np.float64)  # more rows (10) than features (4), in chunks
+    rows = rng.random((10, 4))
+    np.testing.assert_allclose(small.logits(rows, chunk=3), [small.logits(r) for r in rows], rtol=1e-12)
     y = net.predict(x)
     wrong = (y + 1) % 3
     assert net.compute_accuracy(x, np.where(np.arange(10) < 4, y, wrong)) == 0.4
