@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -116,6 +117,22 @@ def summarise(status: dict[str, str]) -> tuple[list[dict], dict]:
     return rows, {"mutants": total, "killed": killed, "kill rate": killed / max(total, 1)}
 
 
+def sample(work: Path, args: argparse.Namespace) -> dict[str, list[str]]:
+    """A seeded random sample of ``args.sample`` mutant names of each of ``args.sample_modules`` (the same
+    sample for the same source and seed; mutants are generated first, by a run that matches none)."""
+    names = results(work)
+    if not names:
+        mutmut(["run", "--max-children", "1", "no-such-mutant"], work, capture_output=True)
+        names = results(work)
+    rng = random.Random(args.seed)
+    chosen = {}
+    for short in [m for m in MODULES if m in args.modules and m in args.sample_modules]:
+        mine = sorted(n for n in names if module_of(n) == short)
+        if len(mine) > args.sample:
+            chosen[short] = sorted(rng.sample(mine, args.sample))
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -125,6 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested in parallel")
     parser.add_argument(
         "--workdir", type=Path, help="keep the copy here (reused: finished mutants are not rerun)"
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="test a seeded random sample of N mutants of each larger module",
+    )
+    parser.add_argument("--seed", type=int, default=14, help="seed of --sample")
+    parser.add_argument(
+        "--sample-modules",
+        nargs="+",
+        choices=list(MODULES),
+        default=["engines", "optimizers", "trainer"],
+        help="the modules --sample applies to (the others are tested in full)",
     )
     parser.add_argument("--no-run", action="store_true", help="only report what --workdir already holds")
     parser.add_argument("--report", type=Path, help="write the summary and survivors' diffs (markdown)")
@@ -136,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         copy_tree(work, args.tests_from)
     start = time.perf_counter()
+    chosen = sample(work, args) if args.sample else {}
     for short in [] if args.no_run else args.modules:  # one bounded chunk per module, results kept
         t0 = time.perf_counter()
         mutmut(
-            ["run", "--max-children", str(args.max_children), MODULES[short]],
+            ["run", "--max-children", str(args.max_children), *(chosen.get(short) or [MODULES[short]])],
             work,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -148,11 +180,21 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
 
     status = {n: s for n, s in results(work).items() if module_of(n) in args.modules}
+    if chosen:  # the sampled modules: only their sample counts
+        sampled = {n for names in chosen.values() for n in names}
+        status = {n: s for n, s in status.items() if module_of(n) not in chosen or n in sampled}
+    unchecked = [n for n, s in status.items() if s == "not checked"]  # an interrupted run
+    status = {n: s for n, s in status.items() if s != "not checked"}
     rows, total = summarise(status)
     lines = [
         f"mutation run: {total['killed']} of {total['mutants']} mutants killed "
         f"({100 * total['kill rate']:.1f} %) in {elapsed / 60:.1f} min, {args.max_children} at a time"
-        + (f", tests from {args.tests_from}" if args.tests_from else ""),
+        + (f", tests from {args.tests_from}" if args.tests_from else "")
+        + (
+            f"; a random sample (seed {args.seed}) of {args.sample} mutants of {', '.join(chosen)}"
+            if chosen
+            else ""
+        ),
         "",
         "| module | mutants | killed | survived | no tests | kill rate |",
         "|---|---:|---:|---:|---:|---:|",
@@ -162,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| {100 * r['kill rate']:.1f} % |"
         for r in rows
     ]
+    if unchecked:
+        lines += ["", f"({len(unchecked)} mutants not tested yet are left out.)"]
     survivors = sorted(n for n, s in status.items() if s not in DETECTED)
     lines += ["", f"## {len(survivors)} not killed", ""]
     for name in survivors:
