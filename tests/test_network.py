@@ -231,6 +231,10 @@ def test_forward_pass_one_sample_and_batch_agree(rng):
     np.testing.assert_allclose(one, batch[1], rtol=1e-5)
     np.testing.assert_allclose(batch.sum(axis=1), 1, rtol=1e-5)
     np.testing.assert_allclose(net.predict_proba(x), batch, rtol=1e-5)
+    # what backward_pass reads: a0 (the scaled input), z and a of each layer, and the output p
+    assert set(net.cache) == {"a0", "z1", "a1", "z2", "a2", "z3", "p"} and net.cache["p"] is one
+    assert one.dtype == net.cache["a0"].dtype == net.cache["z1"].dtype == np.float32  # the network's dtype
+    np.testing.assert_allclose(net.cache["a0"], x[1].reshape(784) / 255.0, rtol=1e-6)
 
 
 def test_tutorial_network_shapes_and_init():
