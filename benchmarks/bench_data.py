@@ -64,8 +64,14 @@ print(json.dumps({"wall_s": wall, "rss_before_mib": before, "rss_after_mib": rss
 def run_child(case: str, data_dir: Path, cache: Path) -> dict:
     env = {**os.environ, "XDG_CACHE_HOME": str(cache), "OMP_NUM_THREADS": "1"}
     env.pop("NNSCRATCH_DATA", None)
-    out = subprocess.run([sys.executable, "-c", CHILD, case, str(data_dir)], env=env, check=True,
-                         capture_output=True, text=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, case, str(data_dir)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -85,15 +91,21 @@ def summarise(case: str, runs: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     default_dir = Path(os.environ.get("NNSCRATCH_DATA") or REPO.parent / "shared" / "data" / "mnist")
-    parser.add_argument("--data-dir", type=Path, default=default_dir,
-                        help="directory of the four MNIST gz files")
+    parser.add_argument(
+        "--data-dir", type=Path, default=default_dir, help="directory of the four MNIST gz files"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="runs per case")
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON document here")
-    parser.add_argument("--max-warm-s", type=float, default=0.3,
-                        help="target for the median warm load; exit status 1 when it is missed")
+    parser.add_argument(
+        "--max-warm-s",
+        type=float,
+        default=0.3,
+        help="target for the median warm load; exit status 1 when it is missed",
+    )
     args = parser.parse_args(argv)
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         print(f"bench_data: no MNIST gz files in {args.data_dir} (use --data-dir)", file=sys.stderr)
@@ -105,18 +117,32 @@ def main(argv: list[str] | None = None) -> int:
             cold_runs.append(run_child("cold", args.data_dir, Path(tmp) / f"cold{i}"))
         results.append(summarise("cold (gunzip + md5/sha256 + write .npy)", cold_runs))
         warm_cache = Path(tmp) / f"cold{args.repeats - 1}"  # the cache the last cold run built
-        results.append(summarise("warm (fingerprint + mmap + sha256)",
-                                 [run_child("warm", args.data_dir, warm_cache) for _ in range(args.repeats)]))
-        results.append(summarise("read_idx x4 (decode only, no checks)",
-                                 [run_child("read_idx x4", args.data_dir, Path(tmp) / "unused")
-                                  for _ in range(args.repeats)]))
+        results.append(
+            summarise(
+                "warm (fingerprint + mmap + sha256)",
+                [run_child("warm", args.data_dir, warm_cache) for _ in range(args.repeats)],
+            )
+        )
+        results.append(
+            summarise(
+                "read_idx x4 (decode only, no checks)",
+                [run_child("read_idx x4", args.data_dir, Path(tmp) / "unused") for _ in range(args.repeats)],
+            )
+        )
     print("| case | wall median (s) | wall min (s) | peak RSS (MiB) | RSS growth (MiB) | data (MiB) | mmap |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
-        print(f"| {r['case']} | {r['wall_median_s']:.3f} | {r['wall_min_s']:.3f} | {r['peak_rss_mib']:.0f} "
-              f"| {r['rss_growth_mib']:.0f} | {r['data_mib']:.1f} | {'yes' if r['memmap'] else 'no'} |")
-    doc = {"benchmark": "bench_data", "python": sys.version.split()[0], "cpus": os.cpu_count(),
-           "data_dir": str(args.data_dir), "results": results}
+        print(
+            f"| {r['case']} | {r['wall_median_s']:.3f} | {r['wall_min_s']:.3f} | {r['peak_rss_mib']:.0f} "
+            f"| {r['rss_growth_mib']:.0f} | {r['data_mib']:.1f} | {'yes' if r['memmap'] else 'no'} |"
+        )
+    doc = {
+        "benchmark": "bench_data",
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "data_dir": str(args.data_dir),
+        "results": results,
+    }
     print(json.dumps(doc, indent=2))
     if args.json:
         args.json.write_text(json.dumps(doc, indent=2) + "\n")

@@ -9,15 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from datahelpers import find_mnist
+from nnscratch.data.registry import cache_root
+
 REPO = Path(__file__).resolve().parents[1]
 _DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist"
+# Found once, before the fixtures below point the user cache elsewhere: the real user cache counts.
+_MNIST, _MNIST_MISSING = find_mnist(
+    os.environ.get("NNSCRATCH_TEST_MNIST"), _DEFAULT_MNIST, cache_root() / "mnist"
+)
 
 
 def mnist_dir() -> Path | None:
     """The directory holding the four canonical MNIST files, or None when absent."""
-    env = os.environ.get("NNSCRATCH_TEST_MNIST")
-    path = Path(env) if env else _DEFAULT_MNIST
-    return path if (path / "train-images-idx3-ubyte.gz").exists() else None
+    return _MNIST
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,8 +49,8 @@ def mnist_path() -> Path:
     path = mnist_dir()
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("real MNIST is missing in CI (expected ../shared/data/mnist)")
-        pytest.skip("real MNIST not available")
+            pytest.fail(f"real MNIST is missing in CI: {_MNIST_MISSING}")
+        pytest.skip(_MNIST_MISSING)
     return path
 
 

@@ -23,6 +23,33 @@ import numpy as np
 
 from nnscratch.data.registry import DatasetSpec, FileSpec, PypiSource
 
+MNIST_GZ = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def find_mnist(env: str | None, shared: Path, user_cache: Path) -> tuple[Path | None, str]:
+    """(the first directory holding MNIST's four .gz files, or None; the skip reason when None).
+
+    Looked at in order: ``$NNSCRATCH_TEST_MNIST`` (``env``), the shared copy next to the repository,
+    and the user cache that ``nnscratch train`` / ``nnscratch data fetch`` download into.
+    """
+    candidates = [("$NNSCRATCH_TEST_MNIST", Path(env))] if env else []
+    candidates += [("the shared copy", shared), ("the user cache", user_cache)]
+    for _label, path in candidates:
+        if all((path / name).is_file() for name in MNIST_GZ):
+            return path, ""
+    looked = "; ".join(f"{label} {path}" for label, path in candidates)
+    reason = (
+        f"real MNIST not found (looked for its four .gz files in: {looked}). To supply it, run "
+        f"`nnscratch data fetch` (downloads into {user_cache}), or put {', '.join(MNIST_GZ)} in {shared}, "
+        "or set NNSCRATCH_TEST_MNIST=DIR"
+    )
+    return None, reason
+
 
 def read_mnist(directory: Path, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` images (n, 28, 28) uint8 and int64 labels of the ``train`` or ``t10k`` gz files."""
@@ -96,8 +123,14 @@ class Tiny:
         return path
 
 
-def make_tiny(name: str = "tiny", n_train: int = 12, n_test: int = 6, seed: int = 0,
-              mirrors: tuple[str, ...] = (), system_dirs: tuple[Path, ...] = ()) -> Tiny:
+def make_tiny(
+    name: str = "tiny",
+    n_train: int = 12,
+    n_test: int = 6,
+    seed: int = 0,
+    mirrors: tuple[str, ...] = (),
+    system_dirs: tuple[Path, ...] = (),
+) -> Tiny:
     rng = np.random.default_rng(seed)
     arrays = {
         "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
@@ -107,9 +140,14 @@ def make_tiny(name: str = "tiny", n_train: int = 12, n_test: int = 6, seed: int 
     }
     raw = {ROLE_NAMES[r]: idx_bytes(a) for r, a in arrays.items()}
     files = {r: file_spec(ROLE_NAMES[r], raw[ROLE_NAMES[r]]) for r in arrays}
-    spec = DatasetSpec(name=name, class_names=tuple("0123456789"), mirrors=mirrors,
-                       system_dirs=system_dirs, pypi=PypiSource("tiny-pkg==1.0", "tiny_pkg/data/train.csv",
-                                                                "tiny_pkg/data/test.csv"), **files)
+    spec = DatasetSpec(
+        name=name,
+        class_names=tuple("0123456789"),
+        mirrors=mirrors,
+        system_dirs=system_dirs,
+        pypi=PypiSource("tiny-pkg==1.0", "tiny_pkg/data/train.csv", "tiny_pkg/data/test.csv"),
+        **files,
+    )
     return Tiny(spec, {ROLE_NAMES[r]: a for r, a in arrays.items()}, raw)
 
 

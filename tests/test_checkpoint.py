@@ -217,17 +217,16 @@ def test_resume_keeps_validating_checkpointing_and_calling_back(tmp_path, rng):
     assert len(last.history) == 3 and np.array_equal(last.params["W1"], straight.params["W1"])
 
 
-def test_continue_training_a_finished_model_runs_nothing(rng):
-    """A model saved without a run in progress (no target in its metadata) owes no epochs."""
+def test_continue_training_a_finished_model_runs_nothing(tmp_path, rng):
+    """A finished run owes no epochs, also after a save and load; ``until`` asks for more."""
     x, y = data(rng, 64)
-    net = small_net(epochs=1)
+    net = small_net(epochs=1, schedule="constant")  # (a cosine would have decayed to 0 by epoch 2)
     net.train(x, y)
-    for key in ("target_epochs", "run_start"):
-        net.metadata.pop(key)
-    before = net.get_params()
-    assert len(net.continue_training(x, y)) == 1
-    assert all(np.array_equal(before[k], net.params[k]) for k in before)
-    assert net.metadata["target_epochs"] == 1 and net.metadata["run_start"] == 0
-    net.metadata["target_epochs"] = 2  # one epoch owed: the schedule counts from run_start
-    history = net.continue_training(x, y)
+    loaded = DeepNeuralNetwork.load(net.save(tmp_path / "model.npz"))
+    for model in (net, loaded):
+        before = model.get_params()
+        assert len(model.continue_training(x, y)) == 1
+        assert all(np.array_equal(before[k], model.params[k]) for k in before)
+    history = loaded.continue_training(x, y, until=2)
     assert len(history) == 2 and history[1]["epoch"] == 2
+    assert not np.array_equal(loaded.params["W1"], net.params["W1"])

@@ -21,8 +21,6 @@ Image = pytest.importorskip("PIL.Image")
 ImageDraw = pytest.importorskip("PIL.ImageDraw")
 
 
-
-
 @pytest.fixture(scope="module")
 def setup(mnist_path: Path, tmp_path_factory):
     """A model trained 1 epoch on 3000 MNIST digits, and a folder of pictures made from test digits."""
@@ -79,11 +77,12 @@ def test_json_output_for_a_folder(setup, capsys) -> None:
     assert [Path(r["path"]).name for r in results] == ["a_mnist.png", "b_photo.jpg", "c_drawing.png"]
     for result in results:
         probabilities = [row["probability"] for row in result["top_k"]]
-        assert sorted(row["digit"] for row in result["top_k"]) == list(range(10))
+        assert sorted(row["class"] for row in result["top_k"]) == list(range(10))
+        assert all(row["name"] == str(row["class"]) for row in result["top_k"])  # MNIST's names are digits
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
         assert probabilities == sorted(probabilities, reverse=True)
         proba = expected(net, Path(result["path"]))
-        assert result["prediction"] == int(np.argmax(proba)) == result["top_k"][0]["digit"]
+        assert result["prediction"] == int(np.argmax(proba)) == result["top_k"][0]["class"]
         assert probabilities == pytest.approx(np.sort(proba)[::-1], abs=1e-5)
     direct = net.predict_proba(digits[0].reshape(1, -1))[0]
     assert [row["probability"] for row in results[0]["top_k"]] == pytest.approx(
@@ -145,7 +144,7 @@ def test_bad_options_and_model(setup, tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["predict", str(model), str(pics), "--top-k", "0"])
     assert info.value.code == 2
-    assert "--top-k: must be at least 1" in capsys.readouterr().err
+    assert "--top-k must be >= 1, got 0" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nope.npz"), str(pics)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("nnscratch: error:") and "nope.npz" in err and "\n" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,15 @@ import pytest
 
 from nnscratch import DeepNeuralNetwork
 from nnscratch.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """`nnscratch train` saves model.npz in the working directory by default: keep it in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
+TINY = ["--sizes", "784,16,10", "--batch-size", "128", "--lr", "0.5", "--epochs", "1", "--no-progress"]
 
 
 def test_default_train_one_epoch_learns(mnist_path, tmp_path, capsys):
@@ -30,8 +40,10 @@ def test_default_train_one_epoch_learns(mnist_path, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "51000 training, 9000 validation images" in out
-    line = next(line for line in out.splitlines() if line.startswith("Epoch: 1, Time Spent: "))
-    assert ", Loss: " in line and ", Accuracy: " in line
+    line = next(line for line in out.splitlines() if line.startswith("Epoch 1/1 · "))
+    assert re.fullmatch(
+        r"Epoch 1/1 · \d+\.\d\d s · loss 0\.\d{4} · val_loss 0\.\d{4} · val_acc \d\d\.\d\d %", line
+    )
     accuracy = float(
         out.split("Test accuracy on the official mnist test set (10000 images): ")[1].split("%")[0]
     )
@@ -52,61 +64,59 @@ def test_default_train_one_epoch_learns(mnist_path, tmp_path, capsys):
     assert result["accuracy"] == pytest.approx(accuracy / 100, abs=1e-4)
 
 
-def test_tutorial_split_holds_out_15_percent_of_70000(mnist_path, capsys):
-    code = main(
-        [
-            "train",
-            "--data-dir",
-            str(mnist_path),
-            "--split",
-            "tutorial",
-            "--epochs",
-            "1",
-            "--sizes",
-            "784,10",
-            "--batch-size",
-            "128",
-            "--lr",
-            "0.5",
-            "--no-progress",
-        ]
-    )
+def test_log_format_tutorial_prints_the_notebooks_line(mnist_path, capsys):
+    assert main(["train", "--data-dir", str(mnist_path), *TINY, "--no-save", "--log-format", "tutorial"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^Epoch: 1, Time Spent: \d+\.\d\ds, Loss: 0\.\d{4}, Accuracy: \d\d\.\d\d%$", out, re.M)
+
+
+@pytest.mark.parametrize(("fraction", "n_val"), [(None, 10500), ("0.2", 14000)])
+def test_tutorial_split_reports_its_held_out_part_as_validation(mnist_path, capsys, fraction, n_val):
+    extra = [] if fraction is None else ["--val-fraction", fraction]
+    code = main(["train", "--data-dir", str(mnist_path), "--split", "tutorial", *TINY, "--no-save", *extra])
     out = capsys.readouterr().out
     assert code == 0
-    assert "59500 training, 10500 validation images" in out
-    assert "held-out 15% (tutorial split) (10500 images)" in out
+    assert f"{70000 - n_val} training, {n_val} validation images" in out
+    percent = 15 if fraction is None else 20
+    assert f"Validation accuracy on the held-out {percent}% of all mnist images ({n_val} images; " in out
+    assert "Test accuracy" not in out
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--sizes", "784,abc"], "sizes must be whole numbers"),
-        (["--activation", "swish"], "invalid choice"),
-        (["--epochs", "two"], "invalid int value"),
-        (["--val-fraction", "1.5"], "must be between 0 and 1"),
+        (["--sizes", "784,abc"], "--sizes must be whole numbers like 784,128,64,10, got '784,abc'"),
+        (["--activation", "swish"], "--activation: invalid choice: 'swish'"),
+        (["--epochs", "two"], "--epochs must be a whole number, got 'two'"),
+        (["--val-fraction", "1.5"], "--val-fraction must be between 0 and 1 (exclusive), got 1.5"),
+        (["--lr", "-1"], "--lr must be > 0, got -1"),
+        (["--l-rate=0"], "--l-rate must be > 0, got 0"),
+        (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+        (["--dropout", "1"], "--dropout must be in [0, 1), got 1"),
+        (["--dataset", "cifar"], "--dataset: invalid choice: 'cifar'"),
     ],
 )
-def test_bad_options_are_usage_errors(argv, message, capsys):
+def test_bad_options_are_one_line_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", *argv])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert err.startswith(f"nnscratch: error: {message}"), err
+    assert err.count("\n") == 1 and "usage:" not in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--lr", "-1"], "l_rate must be a positive number"),
-        (["--batch-size", "0"], "batch_size must be a whole number >= 1"),
-        (["--dropout", "1"], "dropout must be in [0, 1)"),
-        (["--sizes", "100,10"], "input width is 100 but the images have 784 pixels"),
+        (["--schedule", "constant", "--warmup", "2"], "--warmup goes with the cosine schedule"),
+        (["--sizes", "100,10"], "--sizes: the network's input width is 100 but the images have 784 pixels"),
+        (["--save", "a.npz", "--no-save"], "--save and --no-save contradict each other"),
     ],
 )
-def test_bad_values_are_one_line_errors(argv, message, mnist_path, capsys):
-    assert main(["train", "--data-dir", str(mnist_path), "--no-progress", *argv]) == 1
+def test_bad_combinations_are_one_line_errors_naming_the_flag(argv, message, mnist_path, capsys):
+    assert main(["train", "--data-dir", str(mnist_path), "--no-progress", *argv]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("nnscratch: error: ") and message in err and "\n" not in err
+    assert err == f"nnscratch: error: {message}"
 
 
 def test_missing_data_dir_is_a_clear_error(tmp_path, capsys, monkeypatch):
@@ -171,10 +181,15 @@ def test_killed_run_resumes_to_identical_weights(mnist_path, tmp_path):
         env=env,
         capture_output=True,
         timeout=300,
+        cwd=tmp_path,
     )
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        _train_cmd(mnist_path, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _train_cmd(mnist_path, killed),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
     )
     deadline = time.monotonic() + 240
     while not (killed / "last.npz").exists():
@@ -204,6 +219,7 @@ def test_killed_run_resumes_to_identical_weights(mnist_path, tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,
     ).stdout
     assert f"resuming after epoch {done} of 3" in out
     a, b = DeepNeuralNetwork.load(tmp_path / "a.npz"), DeepNeuralNetwork.load(tmp_path / "b.npz")
@@ -215,6 +231,6 @@ def test_killed_run_resumes_to_identical_weights(mnist_path, tmp_path):
 
 def test_evaluate_rejects_a_model_of_another_shape(mnist_path, tmp_path, capsys):
     model = DeepNeuralNetwork([100, 8, 10], epochs=0, verbose=False).save(tmp_path / "small.npz")
-    assert main(["evaluate", str(model), "--data-dir", str(mnist_path)]) == 1
+    assert main(["evaluate", str(model), "--data-dir", str(mnist_path)]) == 2
     err = capsys.readouterr().err
     assert "small.npz expects 100 inputs but mnist images have 784 pixels" in err

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datahelpers import Tiny, make_tiny
+from datahelpers import Tiny, find_mnist, make_tiny
 from nnscratch.data import (
     ENV_VAR,
     REGISTRY,
@@ -24,6 +24,7 @@ from nnscratch.data import (
 )
 from nnscratch.data.registry import MNIST, cache_dir, cache_root, get_spec
 from nnscratch.errors import DataError
+from nnscratch.inputs import as_float_input, targets_like
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -41,8 +42,12 @@ def tiny(monkeypatch) -> Tiny:
 
 
 def _same_data(ds: Dataset, tiny: Tiny) -> bool:
-    got = {"train-images-idx3-ubyte": ds.x_train, "train-labels-idx1-ubyte": ds.y_train,
-           "t10k-images-idx3-ubyte": ds.x_test, "t10k-labels-idx1-ubyte": ds.y_test}
+    got = {
+        "train-images-idx3-ubyte": ds.x_train,
+        "train-labels-idx1-ubyte": ds.y_train,
+        "t10k-images-idx3-ubyte": ds.x_test,
+        "t10k-labels-idx1-ubyte": ds.y_test,
+    }
     return all(np.array_equal(got[k], v) for k, v in tiny.arrays.items())
 
 
@@ -62,7 +67,8 @@ def test_load_from_data_dir_then_warm_from_decoded_cache(tmp_path, tiny, isolate
     assert ds.class_counts().tolist() == [2, 2, 1, 1, 1, 1, 1, 1, 1, 1]
     store = isolated_cache / "tiny"
     assert sorted(p.name for p in store.iterdir() if p.suffix == ".npy") == sorted(
-        f"{f.name}.npy" for f in tiny.spec.files.values())
+        f"{f.name}.npy" for f in tiny.spec.files.values()
+    )
     assert sorted(p.name for p in src.iterdir()) == sorted(f"{n}.gz" for n in tiny.raw)  # source untouched
     again = load_dataset("tiny", src, download=False)
     assert isinstance(again.x_train, np.memmap) and _same_data(again, tiny)
@@ -87,20 +93,20 @@ def test_tampered_decoded_copy_is_detected_and_rebuilt(tmp_path, tiny, isolated_
     assert np.load(npy)[-1, -1, -1] == tiny.arrays["train-images-idx3-ubyte"][-1, -1, -1]  # rebuilt
 
 
-def test_changed_source_is_verified_again(tmp_path, tiny, isolated_cache, monkeypatch, caplog) -> None:
+def test_changed_named_source_fails_naming_the_file_not_served_from_cache(
+    tmp_path, tiny, isolated_cache
+) -> None:
     src = tiny.write(tmp_path / "src")
-    load_dataset("tiny", src, download=False)
+    load_dataset("tiny", src, download=False)  # the user cache now holds verified decoded copies
     other = make_tiny(seed=7)  # well-formed files with other content, and the same size
     (src / "t10k-images-idx3-ubyte.gz").write_bytes(other.gz("t10k-images-idx3-ubyte"))
-    with caplog.at_level(logging.WARNING):
-        ds = load_dataset("tiny", src, download=False)
-    # src is rejected; the verified decoded copies in the user cache serve instead
-    assert "t10k-images-idx3-ubyte.gz fails its checksum" in caplog.text
-    assert ds.source == str(isolated_cache / "tiny") and _same_data(ds, tiny)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh"))
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz fails its checksum \(the decompressed "
-                                        r"file has md5 [0-9a-f]{32}, expected " + tiny.spec.test_images.md5):
+    with pytest.raises(
+        DataError,
+        match=r"t10k-images-idx3-ubyte\.gz fails its checksum \(the decompressed "
+        r"file has md5 [0-9a-f]{32}, expected " + tiny.spec.test_images.md5,
+    ):
         load_dataset("tiny", src, download=False)
+    assert load_dataset("tiny", download=False).source == str(isolated_cache / "tiny")  # named none: cache
 
 
 def test_uncompressed_files_in_a_subdirectory_named_after_the_dataset(tmp_path, tiny) -> None:
@@ -128,19 +134,89 @@ def test_cache_serves_verified_decoded_copies_alone(tmp_path, tiny, isolated_cac
     assert ds.verified and ds.source == str(isolated_cache / "tiny") and _same_data(ds, tiny)
 
 
-def test_a_failing_source_falls_through_to_the_next(tmp_path, tiny, monkeypatch) -> None:
-    bad = tiny.write(tmp_path / "bad")
+def test_a_failing_fallback_source_falls_through_to_the_next(
+    tmp_path, tiny, isolated_cache, monkeypatch
+) -> None:
+    bad = tiny.write(isolated_cache / "tiny")  # the user cache holds a broken file
     (bad / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b not really gzip")
-    monkeypatch.setenv(ENV_VAR, str(tiny.write(tmp_path / "good")))
-    ds = load_dataset("tiny", bad, download=False)
-    assert ds.source == str(tmp_path / "good") and ds.verified
+    system = tiny.write(tmp_path / "system")
+    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(system,)))
+    ds = load_dataset("tiny", download=False)
+    assert ds.source == str(system) and ds.verified
+
+
+def _fallbacks_ready(tmp_path: Path, tiny: Tiny, monkeypatch) -> None:
+    """A verified system copy and a verified user cache: what a named directory must never fall back to."""
+    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(tiny.write(tmp_path / "sys"),)))
+    load_dataset("tiny", download=False)
+
+
+def _truncate(directory: Path) -> None:
+    path = directory / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:200])
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        pytest.param(lambda d: None, r": the directory does not exist", id="missing"),
+        pytest.param(lambda d: d.write_text("x"), r": it is a file, not a directory", id="a-file"),
+        pytest.param(
+            lambda d: d.mkdir(),
+            r": the directory is empty \(it needs train-images-idx3-ubyte\[\.gz\], ",
+            id="empty",
+        ),
+        pytest.param(
+            lambda d: (d.mkdir(), (d / "notes.txt").write_text("x")),
+            r": missing train-images-idx3-ubyte\[\.gz\], .* \(the directory holds: notes\.txt\)",
+            id="other-files",
+        ),
+        pytest.param(
+            lambda d: _truncate(make_tiny().write(d)),
+            r": .*train-images-idx3-ubyte\.gz: the gzip stream is truncated",
+            id="truncated",
+        ),
+    ],
+)
+def test_a_named_directory_is_the_only_source(tmp_path, tiny, monkeypatch, setup, message) -> None:
+    _fallbacks_ready(tmp_path, tiny, monkeypatch)
+    named = tmp_path / "named"
+    setup(named)
+    with pytest.raises(
+        DataError, match=r"cannot load dataset 'tiny' from \S+named \(--data-dir / data_dir\)" + message
+    ) as err:
+        load_dataset("tiny", named)  # download allowed: it must not be tried either (no mirrors here)
+    assert "a named directory is the only source tried" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_nnscratch_data_is_a_named_directory_too(tmp_path, tiny, monkeypatch) -> None:
+    _fallbacks_ready(tmp_path, tiny, monkeypatch)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match=r"from .*nowhere \(\$NNSCRATCH_DATA\): the directory does not exist"):
+        load_dataset("tiny")
+    monkeypatch.setenv(ENV_VAR, str(tiny.write(tmp_path / "env")))
+    assert load_dataset("tiny").source == str(tmp_path / "env")
+
+
+def test_files_of_another_registered_dataset_are_named(tmp_path, tiny, monkeypatch) -> None:
+    other = make_tiny(name="tiny-fashion", seed=9)
+    monkeypatch.setitem(REGISTRY, other.spec.name, other.spec)
+    src = other.write(tmp_path / "src")
+    with pytest.raises(
+        DataError, match="these are the tiny-fashion files, not tiny: add --dataset tiny-fashion"
+    ):
+        load_dataset("tiny", src, download=False)
+    assert load_dataset("tiny-fashion", src, download=False).verified
 
 
 def test_verify_false_returns_unverified_data_only_when_nothing_verifies(tmp_path, tiny) -> None:
     other = make_tiny(seed=3)
     src = other.write(tmp_path / "src")  # same names and shapes, other content
-    msg = (r"none of the four files has the tiny checksums \(another dataset or version\?\), "
-           r"e\.g\. train-images-idx3-ubyte\.gz fails its checksum")
+    msg = (
+        r"none of the four files has the tiny checksums \(another dataset or version\?\), "
+        r"e\.g\. train-images-idx3-ubyte\.gz fails its checksum"
+    )
     with pytest.raises(DataError, match=msg):
         load_dataset("tiny", src, download=False)
     ds = load_dataset("tiny", src, download=False, verify=False)
@@ -150,19 +226,19 @@ def test_verify_false_returns_unverified_data_only_when_nothing_verifies(tmp_pat
 
 
 def test_every_source_is_listed_when_all_fail(tmp_path, tiny, monkeypatch) -> None:
-    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(tmp_path / "sys",)))
     partial = tiny.write(tmp_path / "partial")
     (partial / "t10k-labels-idx1-ubyte.gz").unlink()
+    monkeypatch.setitem(REGISTRY, "tiny", replace(tiny.spec, system_dirs=(tmp_path / "sys", partial)))
     with pytest.raises(DataError) as err:
-        load_dataset("tiny", partial, download=False)
+        load_dataset("tiny", download=False)
     msg = str(err.value)
     assert msg.startswith("cannot load dataset 'tiny': no source holds verified copies of its files.")
-    assert f"data_dir argument {partial}: missing t10k-labels-idx1-ubyte[.gz]" in msg
-    assert "$NNSCRATCH_DATA: not set" in msg
+    assert f"\n  - system copy {partial}: missing t10k-labels-idx1-ubyte[.gz] (the directory holds: " in msg
+    assert "\n  - $NNSCRATCH_DATA: not set\n" in msg
     assert f"user cache {cache_dir('tiny')}: the directory does not exist" in msg
     assert f"system copy {tmp_path / 'sys'}: the directory does not exist" in msg
     assert "download: not attempted (download=False)" in msg
-    assert "put the four files (train-images-idx3-ubyte.gz, " in msg
+    assert "put the four files in one directory DIR (gzipped or not): train-images-idx3-ubyte.gz, " in msg
     assert "pass it with --data-dir DIR" in msg and "set NNSCRATCH_DATA=DIR" in msg
 
 
@@ -180,9 +256,30 @@ def test_registry_names_and_aliases() -> None:
         get_spec("cifar")
 
 
+def test_the_tests_find_mnist_in_the_user_cache_or_say_how_to_supply_it(tmp_path) -> None:
+    shared, cache = (
+        tmp_path / "shared" / "data" / "mnist",
+        tmp_path / "home" / ".cache" / "nnscratch" / "mnist",
+    )
+    found, reason = find_mnist(None, shared, cache)
+    assert found is None
+    assert "run `nnscratch data fetch`" in reason and str(cache) in reason and str(shared) in reason
+    assert "NNSCRATCH_TEST_MNIST=DIR" in reason
+    make_tiny().write(cache)  # what `nnscratch train` leaves in the user cache: the four .gz files
+    assert find_mnist(None, shared, cache) == (cache, "")
+    make_tiny().write(shared)
+    assert find_mnist(None, shared, cache)[0] == shared  # the shared copy first
+    assert find_mnist(str(cache), shared, cache)[0] == cache  # $NNSCRATCH_TEST_MNIST before both
+
+
 def test_mnist_checksums_match_the_shared_checksums_file(mnist_path) -> None:
-    rows = [ln.split() for ln in (mnist_path / "CHECKSUMS").read_text().splitlines() if ln.strip()
-            and not ln.startswith("#")]
+    if not (mnist_path / "CHECKSUMS").is_file():
+        pytest.skip(f"no CHECKSUMS file next to the MNIST copy in {mnist_path}")
+    rows = [
+        ln.split()
+        for ln in (mnist_path / "CHECKSUMS").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     table = {name: (md5, sha, int(size)) for md5, sha, size, name in rows}
     assert table == {f.name: (f.md5, f.sha256, f.size) for f in MNIST.files.values()}
 
@@ -202,8 +299,10 @@ def test_load_mnist_from_env_with_known_class_counts(mnist_path, monkeypatch) ->
     assert np.array_equal(warm.x_test, ds.x_test) and np.array_equal(warm.y_train, ds.y_train)
 
 
-@pytest.mark.skipif(not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists(),
-                    reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists(),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
 def test_fashion_mnist_from_the_debian_package() -> None:
     ds = load_dataset("fashion-mnist", download=False)
     assert ds.verified and ds.source == str(FASHION_DIR)
@@ -242,9 +341,18 @@ def test_scale_and_flatten() -> None:
         scale(np.array([300]))
     f = flatten(np.zeros((5, 28, 28), np.uint8))
     assert f.shape == (5, 784)
-    assert flatten(f) .shape == (5, 784)
+    assert flatten(f).shape == (5, 784)
     with pytest.raises(DataError, match=r"batch of images"):
         flatten(np.zeros(784))
+
+
+def test_scale_and_to_categorical_are_the_network_s_own_rules() -> None:
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    expected = as_float_input(pixels.reshape(1, 256))  # what the network trains on, bit for bit
+    assert np.array_equal(scale(pixels).reshape(1, 256), expected)
+    assert np.array_equal(scale(pixels.astype(np.int16)).reshape(1, 256), expected)
+    y = np.array([3, 0, 9, 3])
+    assert np.array_equal(to_categorical(y, 10), targets_like(y, np.zeros((4, 10), np.float32)))
 
 
 def test_train_test_split_is_seeded_and_complete() -> None:

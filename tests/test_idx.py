@@ -135,8 +135,11 @@ def test_truncated_inside_header(tmp_path) -> None:
 @pytest.mark.parametrize("gz", [False, True])
 def test_truncated_payload_gives_expected_and_found(tmp_path, gz) -> None:
     path = _write(tmp_path, GOOD[:-5], gz=gz)
-    with pytest.raises(DataError, match=r"is truncated: its header declares ubyte data of shape \(3, 4\), "
-                                        r"i\.e\. 12 payload bytes, but only 7 bytes follow the header"):
+    with pytest.raises(
+        DataError,
+        match=r"is truncated: its header declares ubyte data of shape \(3, 4\), "
+        r"i\.e\. 12 payload bytes, but only 7 bytes follow the header",
+    ):
         read_idx(path)
 
 

@@ -475,7 +475,9 @@ def test_bad_constructor_values_and_data_shapes(rng):
     with pytest.raises(ValueError, match=r"training images must have shape \(n, 4\)"):
         net.train(x[0], y)
     with pytest.raises(TypeError, match="uint8 pixels or floats"):
-        net.train(x.astype(np.int32), y)
+        net.train(x.astype(np.complex64), y)
+    with pytest.raises(ValueError, match=r"integer pixel values must lie in 0\.\.255"):
+        net.train(np.full((6, 4), 256), y)
     with pytest.raises(ValueError, match="validation images contain NaN"):
         net.train(x, y, np.full_like(x, np.inf), y)
 
@@ -598,14 +600,15 @@ def test_per_sample_kernel_returns_the_summed_loss_before_each_step(loss, rng):
 
 
 def test_per_sample_kernel_trains_on_the_augmented_inputs(rng):
-    """``augment`` maps each chunk of scaled inputs; the kernel must train on what it returns."""
+    """``augment`` maps each chunk of scaled inputs into a float32 buffer; the kernel trains on that."""
     x = rng.integers(0, 256, size=(40, 784), dtype=np.uint8)
     y = rng.integers(0, 10, 40)
     order = rng.permutation(40)
     kwargs = {"sizes": [784, 12, 10], "seed": 1, "l_rate": 0.05, "dtype": np.float64}
     fast, slow = Network(**kwargs), Network(**kwargs)
-    sgd_per_sample_epoch(fast, x, y, order, np.full(40, 0.05), chunk=16, augment=lambda xb: 1.0 - xb)
-    reference_sgd_epoch(slow, 1.0 - x / 255.0, y, order)
+    flip = lambda xb, out: np.subtract(1.0, xb, out=out)  # noqa: E731 - writes its float32 output
+    sgd_per_sample_epoch(fast, x, y, order, np.full(40, 0.05), chunk=16, augment=flip)
+    reference_sgd_epoch(slow, (1.0 - x / 255.0).astype(np.float32).astype(np.float64), y, order)
     for key in slow.params:
         np.testing.assert_allclose(fast.params[key], slow.params[key], rtol=1e-9, atol=1e-12, err_msg=key)
 

@@ -23,8 +23,6 @@ pytest.importorskip("matplotlib")
 VOID = {"meta", "img", "br", "hr", "link", "input"}
 
 
-
-
 class Structure(HTMLParser):
     """Checks that tags nest properly and collects section ids, images and table rows."""
 

@@ -36,10 +36,39 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------- conformance suite
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_blas_thread():
+    """The suite's matrices are tiny: OpenBLAS threads only contend on a shared 2-core machine (the
+    default 128-64 estimator's 200 epochs took 4 s of CPU per fit with 2 threads, 0.13 s with 1)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@parametrize_with_checks([small()])
+@parametrize_with_checks([NNScratchClassifier(), small()])
 def test_sklearn_conformance(estimator, check):
+    """The whole suite, on the default estimator (as ``check_estimator(NNScratchClassifier())``) too."""
     check(estimator)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_computes_in_the_float_type_of_the_training_data(blobs):
+    """scikit-learn's convention (MLPClassifier's): float32 data -> float32 network, float64 -> float64,
+    so float64 predictions are the same on a batch and on its subsets (check_methods_subset_invariance)."""
+    X, y = blobs
+    X = np.tile(X, (1, 40))  # 80 features: enough for float32 rounding to show in 128-64 layers
+    for data, expected in ((X, np.float64), (X.astype(np.float32), np.float32), (X.astype(int), np.float64)):
+        clf = NNScratchClassifier(max_iter=3, random_state=0).fit(data, y)
+        assert clf.network_.dtype == expected and clf.coefs_[0].dtype == expected
+    first = NNScratchClassifier(random_state=0).partial_fit(X.astype(np.float32), y, classes=[0, 1, 2])
+    assert first.network_.dtype == np.float32
+    assert small(dtype="float64").fit(X.astype(np.float32), y).network_.dtype == np.float64  # explicit wins
+    clf = NNScratchClassifier(max_iter=3, random_state=0).fit(X, y)
+    full = clf.predict_proba(X)
+    by_batch = np.concatenate([clf.predict_proba(X[i : i + 7]) for i in range(0, len(X), 7)])
+    np.testing.assert_allclose(full, by_batch, rtol=1e-12, atol=1e-15)
 
 
 # ---------------------------------------------------------------------------- behaviour
@@ -92,13 +121,32 @@ def test_partial_fit_is_one_uninterrupted_training_run(blobs):
     """Two partial_fit calls with Adam are exactly two epochs of one DeepNeuralNetwork run: same
     weights, same Adam step count and moments (the optimizer state is kept, not reset)."""
     X, y = blobs
-    clf = NNScratchClassifier((8,), "tanh", solver="adam", alpha=0.0, batch_size=32, init="xavier",
-                              learning_rate_init=0.01, random_state=7)
+    clf = NNScratchClassifier(
+        (8,),
+        "tanh",
+        solver="adam",
+        alpha=0.0,
+        batch_size=32,
+        init="xavier",
+        learning_rate_init=0.01,
+        random_state=7,
+    )
     clf.partial_fit(X, y, classes=[0, 1, 2])
     t_first = clf.network_.optimizer.t
     clf.partial_fit(X, y)
-    net = DeepNeuralNetwork([2, 8, 3], epochs=2, l_rate=0.01, activation="tanh", init="xavier",
-                            batch_size=32, optimizer="adam", schedule="constant", seed=7, verbose=False)
+    net = DeepNeuralNetwork(
+        [2, 8, 3],
+        epochs=2,
+        l_rate=0.01,
+        activation="tanh",
+        init="xavier",
+        batch_size=32,
+        optimizer="adam",
+        schedule="constant",
+        seed=7,
+        verbose=False,
+        dtype=np.float64,
+    )  # float64 X: the classifier computes in float64
     net.train(X, y)
     steps = int(np.ceil(len(y) / 32))
     assert (t_first, clf.network_.optimizer.t, net.optimizer.t) == (steps, 2 * steps, 2 * steps)
@@ -160,8 +208,14 @@ def test_partial_fit_argument_errors(blobs):
 
 def test_early_stopping_keeps_the_best_validation_weights(blobs):
     X, y = blobs
-    clf = small(early_stopping=True, validation_fraction=0.25, n_iter_no_change=3, tol=1e-3,
-                max_iter=200, learning_rate_init=0.05).fit(X, y)
+    clf = small(
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=3,
+        tol=1e-3,
+        max_iter=200,
+        learning_rate_init=0.05,
+    ).fit(X, y)
     assert clf.best_loss_ is None and len(clf.validation_scores_) == clf.n_iter_ < 200
     assert clf.best_validation_score_ == max(clf.validation_scores_)
     _, x_val, _, y_val = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
@@ -170,8 +224,14 @@ def test_early_stopping_keeps_the_best_validation_weights(blobs):
 
 def test_adaptive_learning_rate_divides_by_five(blobs):
     X, y = blobs
-    clf = small(solver="sgd", learning_rate="adaptive", tol=10.0, n_iter_no_change=1, max_iter=5,
-                learning_rate_init=0.1)
+    clf = small(
+        solver="sgd",
+        learning_rate="adaptive",
+        tol=10.0,
+        n_iter_no_change=1,
+        max_iter=5,
+        learning_rate_init=0.1,
+    )
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y)
     # epoch 1 sets best_loss_; no later epoch improves by 10, so the count exceeds 1 at epochs 3 and 5
@@ -194,8 +254,18 @@ def test_pickle_round_trip_continues_bit_for_bit(blobs):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_options_map_onto_the_network(blobs, capsys):
     X, y = blobs
-    clf = small(activation="logistic", solver="adamw", alpha=0.02, batch_size=20, dtype="float64",
-                loss="squared_error", learning_rate="cosine", verbose=True, max_iter=2, tol=0.0)
+    clf = small(
+        activation="logistic",
+        solver="adamw",
+        alpha=0.02,
+        batch_size=20,
+        dtype="float64",
+        loss="squared_error",
+        learning_rate="cosine",
+        verbose=True,
+        max_iter=2,
+        tol=0.0,
+    )
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y)
     net = clf.network_

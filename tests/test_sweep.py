@@ -68,8 +68,10 @@ def test_grid_is_crossed_with_configs_and_preset_fills_the_base(tmp_path):
     assert "seed" not in sweep.base
     assert sweep.varied == ["l_rate", "optimizer"]
     assert [sweep.label(i) for i in range(4)] == [
-        "sgd, l_rate=0.1, optimizer=sgd", "sgd, l_rate=0.2, optimizer=sgd",
-        "adam, l_rate=0.1, optimizer=adam", "adam, l_rate=0.2, optimizer=adam",
+        "sgd, l_rate=0.1, optimizer=sgd",
+        "sgd, l_rate=0.2, optimizer=sgd",
+        "adam, l_rate=0.1, optimizer=adam",
+        "adam, l_rate=0.2, optimizer=adam",
     ]
     assert sweep.options(3)["optimizer"] == "adam" and sweep.options(3)["l_rate"] == 0.2
     runs = sweep.runs()
@@ -86,13 +88,19 @@ def test_example_sweeps_parse(name):
 @pytest.mark.parametrize(
     "data, match",
     [
-        ({"seed": [1]}, "unknown key"),
+        ({"seed": [1]}, "unknown key 'seed'; did you mean 'seeds'"),
+        ({"base": {"lr": 0.1}}, r"unknown \[base\] key 'lr'; did you mean 'l_rate'"),
+        ({"grid": {"batchsize": [1, 2]}}, r"unknown \[grid\] key 'batchsize'; did you mean 'batch_size'"),
+        (
+            {"configs": [{"optimiser": "adam"}]},
+            r"unknown \[\[configs\]\] key 'optimiser'; did you mean 'optimizer'",
+        ),
         ({"seeds": []}, "seeds"),
         ({"seeds": [1, 1]}, "duplicates"),
         ({"grid": {"l_rate": 0.1}}, r"\[grid\] l_rate"),
         ({"base": {"seed": 3}}, "seed cannot be set"),
         ({"data": {"train_size": 0}}, "train_size"),
-        ({"data": {"subset": "random"}}, r"unknown \[data\]"),
+        ({"data": {"subset": "random"}}, r"unknown \[data\] key 'subset'"),
         ({"base": {"preset": "nope"}}, "unknown preset"),
         ({"configs": {"label": "x"}}, "array of tables"),
         ({"threads": 0}, "threads"),
@@ -117,8 +125,17 @@ def test_summary_statistics_and_table():
     results = [
         {"config": 0, "seed": s, "status": "ok", "accuracy": a, "time_s": 2.0 + s, "error": ""}
         for s, a in zip([0, 1, 2], [0.90, 0.92, 0.94], strict=True)
-    ] + [{"config": 1, "seed": s, "status": "failed", "accuracy": None, "time_s": 0.1,
-          "error": "TrainingDiverged: boom"} for s in (0, 1, 2)]
+    ] + [
+        {
+            "config": 1,
+            "seed": s,
+            "status": "failed",
+            "accuracy": None,
+            "time_s": 0.1,
+            "error": "TrainingDiverged: boom",
+        }
+        for s in (0, 1, 2)
+    ]
     first, second = summarize(sweep, results)
     assert first["accuracy_mean"] == pytest.approx(0.92) and first["accuracy_std"] == pytest.approx(0.02)
     assert first["time_mean"] == pytest.approx(3.0) and first["failed"] == 0
@@ -171,7 +188,11 @@ def test_sweep_on_a_local_dask_cluster_matches_local_jobs(data, client, mnist_pa
     assert dask_rows == job_rows  # same seeds, same numbers, whatever ran them
     assert len(dask_rows) == 8 and {r["status"] for r in dask_rows} == {"ok"}
     assert [(r["l_rate"], r["batch_size"], r["seed"]) for r in dask_rows[:4]] == [
-        ("0.05", "1", "0"), ("0.05", "1", "1"), ("0.05", "32", "0"), ("0.05", "32", "1")]
+        ("0.05", "1", "0"),
+        ("0.05", "1", "1"),
+        ("0.05", "32", "0"),
+        ("0.05", "32", "1"),
+    ]
     accuracy = {(r["l_rate"], r["batch_size"]): float(r["accuracy"]) for r in dask_rows}
     assert accuracy[("0.1", "1")] > 0.85  # 2 epochs of per-image SGD on 2000 digits
 
@@ -202,8 +223,9 @@ def test_data_is_scattered_to_every_worker_once(data, client, monkeypatch):
         return scatter(payload, *args, **kwargs)
 
     monkeypatch.setattr(client, "scatter", spy)
-    sweep = parse_sweep({"seeds": [0, 1, 2], "base": {"epochs": 1, "batch_size": 50},
-                         "grid": {"l_rate": [0.1, 0.2]}})
+    sweep = parse_sweep(
+        {"seeds": [0, 1, 2], "base": {"epochs": 1, "batch_size": 50}, "grid": {"l_rate": [0.1, 0.2]}}
+    )
     results = run_sweep(sweep, data, client=client)
     assert [r["status"] for r in results] == ["ok"] * 6
     assert len(calls) == 1, "one broadcast of the data, no per-task transfers"
@@ -226,15 +248,15 @@ def test_workers_run_single_threaded_blas(client):
 def test_failed_runs_are_reported_not_fatal(data, mnist_path, tmp_path, capsys):
     config = tmp_path / "failing.toml"
     config.write_text(FAILING_TOML)
-    assert main(["sweep", str(config), "--data-dir", str(mnist_path), "--out", str(tmp_path / "out")]) == 0
-    out = capsys.readouterr().out
+    assert main(["sweep", str(config), "--data-dir", str(mnist_path), "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
     rows = _rows(tmp_path / "out" / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "failed", "failed"]
     assert rows[1]["error"].startswith("TrainingDiverged: training diverged in epoch 1")
     assert rows[2]["error"].startswith("ValueError: unknown activation 'swish'")
     table = (tmp_path / "out" / "summary.md").read_text()
     assert "| diverges | relu | he | 1000000.0 | 32 | 1 | — | — | — | 1 failed: TrainingDiverged" in table
-    assert "2 of 3 runs failed" in out
+    assert captured.err.startswith("nnscratch: error: 2 of 3 runs failed")
 
 
 def test_grid_search_with_nnscratch_under_the_dask_backend(data, client):
@@ -251,8 +273,10 @@ def test_grid_search_with_nnscratch_under_the_dask_backend(data, client):
     x = data[0].reshape(len(data[0]), -1).astype(np.float32)
     y = data[1]
     pipe = make_pipeline(StandardScaler(), NNScratchClassifier((64,), max_iter=15, random_state=0))
-    grid = {"nnscratchclassifier__learning_rate_init": [1e-3, 3e-3],
-            "nnscratchclassifier__alpha": [1e-4, 1e-2]}
+    grid = {
+        "nnscratchclassifier__learning_rate_init": [1e-3, 3e-3],
+        "nnscratchclassifier__alpha": [1e-4, 1e-2],
+    }
     with pytest.warns(ConvergenceWarning):
         local = GridSearchCV(pipe, grid, cv=2).fit(x, y)
     with parallel_config(backend="dask", client=client), get_task_stream(client) as tasks:
@@ -267,3 +291,43 @@ def test_run_one_never_raises(data):
     record = run_one({"config": 0, "label": "x", "seed": 0, "options": {"sizes": [10, 10]}}, *data)
     assert record["status"] == "failed" and record["error"].startswith("ValueError: training images")
     assert record["time_s"] >= 0 and record["accuracy"] is None
+
+
+def test_an_interrupted_sweep_keeps_the_finished_runs(mnist_path, tmp_path):
+    """A real SIGINT after the first run: exit 130, and the finished runs' results are written."""
+    import signal
+    import subprocess
+    import sys
+
+    config = tmp_path / "long.toml"
+    config.write_text(
+        "seeds = [0, 1, 2, 3, 4, 5, 6, 7]\n[data]\ntrain_size = 3000\ntest_size = 200\n"
+        "[base]\nsizes = [784, 16, 10]\nepochs = 15\nbatch_size = 1\n"
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    argv = ["sweep", str(config), "--data-dir", str(mnist_path), "--out", str(out), "--jobs", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "nnscratch", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)  # fmt: skip
+    assert "8 runs" in proc.stdout.readline()
+    assert proc.stdout.readline().startswith("[1/8] base, seed 0: ")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    rows = _rows(out / "results.csv")
+    assert 1 <= len(rows) < 8 and {r["status"] for r in rows} == {"ok"}
+    assert err.strip().endswith(f"the {len(rows)} of 8 runs that finished are in {out / 'results.csv'}, "
+                                f"{out / 'results.json'}, {out / 'summary.md'}")  # fmt: skip
+    assert json.loads((out / "results.json").read_text())["complete"] is False
+
+
+def test_a_preset_in_a_sweep_takes_the_dataset_s_own_recipe():
+    from nnscratch.training.presets import preset_options
+
+    def base(dataset):
+        data = {"seeds": [0], "data": {"dataset": dataset}, "base": {"preset": "best"}}
+        return parse_sweep(data, default_name="t").base
+
+    fashion = {k: v for k, v in preset_options("best", "fashion-mnist").items() if k != "seed"}
+    assert base("fashion-mnist") == fashion
+    assert base("fashion-mnist") != base("mnist")  # digit augmentation is not used on clothes

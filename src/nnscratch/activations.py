@@ -16,6 +16,8 @@ import functools
 
 import numpy as np
 
+from nnscratch._optional import optional
+
 # 0-d arrays rather than Python floats: NumPy converts a Python scalar on every call, which costs as
 # much as the arithmetic on a 128-vector (the per-sample training path calls these 60,000 times an epoch).
 _HALF = np.array(0.5, dtype=np.float32)
@@ -47,11 +49,8 @@ class Activation:
 @functools.cache
 def _expit():
     """SciPy's ``expit`` (the logistic function as one ufunc) when SciPy is installed, else None."""
-    try:
-        from scipy.special import expit
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None
-    return expit
+    special = optional("scipy.special")
+    return None if special is None else special.expit
 
 
 class Sigmoid(Activation):

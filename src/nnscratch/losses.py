@@ -30,6 +30,12 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def log_loss(p_true: np.ndarray | list[float], floor: float) -> np.ndarray:
+    """-log p for the probabilities ``p_true`` given to the true classes, each floored at ``floor`` so a
+    probability that underflowed to 0 costs a large finite loss instead of infinity."""
+    return -np.log(np.maximum(p_true, floor))
+
+
 def _batch_size(z: np.ndarray) -> int:
     return 1 if z.ndim == 1 else z.shape[0]
 

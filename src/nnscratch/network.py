@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from nnscratch.activations import Activation, get_activation
-from nnscratch.inputs import as_float_input, labels_from, targets_like
+from nnscratch.inputs import as_float_input, is_one_image, labels_from, targets_like
 from nnscratch.losses import Loss, get_loss, softmax
 
 INITS = ("tutorial", "xavier", "he")
@@ -112,9 +112,9 @@ class Network:
 
     def __getstate__(self) -> dict:
         """For ``copy.deepcopy`` and in-process pickling (joblib, scikit-learn): the views in
-        ``params`` and the buffers of the training engines are rebuilt, not stored. Model files
+        ``params`` and the forward cache are rebuilt, not stored. Model files
         never use pickle: see :meth:`~nnscratch.training.trainer.DeepNeuralNetwork.save`."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("params", "_engine", "cache")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("params", "cache")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -154,7 +154,7 @@ class Network:
         uint8 pixels are scaled to [0, 1]. The z and a of every layer are kept in ``self.cache`` for
         :meth:`backward_pass`.
         """
-        a = as_float_input(x, self.dtype)
+        a = as_float_input(x, self.dtype, self.sizes[0])
         self.cache = {"a0": a}
         for l in range(1, self.n_layers + 1):
             W, b = self.layer(l)
@@ -210,8 +210,8 @@ class Network:
     def logits(self, x: np.ndarray, chunk: int = 2048) -> np.ndarray:
         """z_L for a batch (n, n_in) or one sample, computed in chunks so memory stays small."""
         x = np.asarray(x)
-        if x.ndim == 1 or (x.ndim == 2 and x.shape == (28, 28) and self.sizes[0] == 784):
-            return self.logits(x[None], chunk)[0]
+        if is_one_image(x, self.sizes[0]):
+            return self.logits(x.reshape(1, -1), chunk)[0]
         n_in = self.sizes[0]
         if x.reshape(x.shape[0], -1).shape[1] != n_in:
             raise ValueError(f"inputs must have {n_in} features, got shape {x.shape}")

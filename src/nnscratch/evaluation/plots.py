@@ -19,30 +19,20 @@ from typing import Any
 import numpy as np
 
 from nnscratch._files import atomic_write
-from nnscratch.errors import NNScratchError
+from nnscratch._optional import require
+from nnscratch.inputs import labels_from
 
 DPI = 100
 
 
 def _figure(width: float, height: float) -> Any:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise NNScratchError(
-            "drawing plots needs matplotlib, which is not installed: pip install 'nnscratch[plots]'"
-        ) from exc
+    Figure = require("matplotlib.figure", "plots", "drawing plots").Figure
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     """Render ``fig`` as PNG to ``path`` atomically."""
     return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
-
-
-def _labels(y: np.ndarray) -> np.ndarray:
-    """Integer labels from integer labels or one-hot rows."""
-    y = np.asarray(y)
-    return (y.argmax(axis=1) if y.ndim == 2 else y).astype(np.int64)
 
 
 def _series(history: Sequence[Mapping[str, Any]], *keys: str) -> tuple[str, list[float]] | None:
@@ -143,7 +133,7 @@ def plot_misclassified(
     images = np.asarray(images)
     images = images.reshape(len(images), -1)
     side = math.isqrt(images.shape[1])
-    y_true, y_pred = _labels(y_true), _labels(y_pred)
+    y_true, y_pred = labels_from(y_true), labels_from(y_pred)
     confidence = np.asarray(confidence, dtype=np.float64)
     wrong = np.flatnonzero(y_true != y_pred)
     order = wrong[np.argsort(-confidence[wrong], kind="stable")][:max_images]
@@ -203,7 +193,7 @@ def plot_calibration(
     from nnscratch.evaluation.metrics import expected_calibration_error
 
     ece, confidence, accuracy, count = expected_calibration_error(
-        np.asarray(proba, dtype=np.float64), _labels(y_true), n_bins
+        np.asarray(proba, dtype=np.float64), labels_from(y_true), n_bins
     )
     width = 1.0 / n_bins
     centres = np.linspace(0.0, 1.0, n_bins + 1)[:-1] + width / 2

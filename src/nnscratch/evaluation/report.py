@@ -15,13 +15,16 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from nnscratch._files import atomic_write
 from nnscratch.evaluation import metrics, plots
+from nnscratch.inputs import labels_from
+from nnscratch.losses import log_loss
 
 #: PNG file names written next to the HTML page, with their section titles and captions.
 FIGURES = {
@@ -63,13 +66,6 @@ figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee
 figcaption { color: #555; font-size: 0.9em; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 """
-
-
-def _labels(y: np.ndarray, n_classes: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == n_classes:
-        return y.argmax(axis=1).astype(np.int64)
-    return y.reshape(-1).astype(np.int64)
 
 
 def _e(value: Any) -> str:
@@ -171,8 +167,90 @@ def _model_config(model: Any) -> dict[str, Any]:
     return config
 
 
+class ProbabilisticModel(Protocol):
+    """What :func:`write_report` needs of a model: class probabilities and first-layer weights
+    (a :class:`~nnscratch.network.Network` is one).
+    ``history``, ``metadata`` and ``training_config()``/``config()`` are used when present."""
+
+    @property
+    def params(self) -> Mapping[str, np.ndarray]: ...
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class _Evaluation:
+    """What the report shows about a model on a test set."""
+
+    proba: np.ndarray  # (n, n_classes) float64
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    confidence: np.ndarray  # the probability given to the predicted class
+    cm: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    accuracy: float
+    ece: float
+    log_loss: float
+
+
+def _evaluate(model: ProbabilisticModel, x: np.ndarray, y_test: np.ndarray, n_bins: int) -> _Evaluation:
+    proba = np.asarray(model.predict_proba(x.reshape(len(x), -1)), dtype=np.float64)
+    n_classes = proba.shape[1]
+    y_true = labels_from(y_test, n_classes)
+    if len(y_true) != len(x):
+        raise ValueError(f"{len(x)} test images but {len(y_true)} labels")
+    y_pred = proba.argmax(axis=1)
+    cm = np.asarray(metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes))
+    precision, recall, f1 = (np.asarray(a, dtype=np.float64) for a in metrics.precision_recall_f1(cm))
+    return _Evaluation(
+        proba,
+        y_true,
+        y_pred,
+        proba.max(axis=1),
+        cm,
+        precision,
+        recall,
+        f1,
+        accuracy=float(metrics.accuracy(y_true, y_pred)),
+        ece=metrics.expected_calibration_error(proba, y_true, n_bins)[0],
+        log_loss=float(log_loss(proba[np.arange(len(y_true)), y_true], 1e-12).mean()),
+    )
+
+
+def _write_figures(
+    model: ProbabilisticModel, x: np.ndarray, ev: _Evaluation, history: list, out: Path, n_bins: int
+) -> list[Path]:
+    """The PNGs of the report, learning curves first (when there is a history)."""
+    written: list[Path] = []
+    if history:
+        written.append(plots.plot_learning_curves(history, out / "learning_curves.png"))
+    written.append(plots.plot_confusion_matrix(ev.cm, out / "confusion_matrix.png"))
+    written.append(plots.plot_calibration(ev.proba, ev.y_true, out / "calibration.png", n_bins=n_bins))
+    written.append(
+        plots.plot_misclassified(x, ev.y_true, ev.y_pred, ev.confidence, out / "misclassified.png")
+    )
+    written.append(plots.plot_first_layer_weights(model.params["W1"], out / "weights_layer1.png"))
+    return written
+
+
+def _cards(ev: _Evaluation, n_bins: int) -> str:
+    wrong = int((ev.y_true != ev.y_pred).sum())
+    return "".join(
+        [
+            _card("test accuracy", _pct(ev.accuracy)),
+            _card("test error", _pct(1.0 - ev.accuracy)),
+            _card("misclassified", f"{wrong} of {len(ev.y_true)}"),
+            _card(f"ECE ({n_bins} bins)", _pct(ev.ece)),
+            _card("mean confidence", _pct(float(ev.confidence.mean()))),
+            _card("test log-loss", f"{ev.log_loss:.4f}"),
+        ]
+    )
+
+
 def write_report(
-    model: Any,
+    model: ProbabilisticModel,
     x_test: np.ndarray,
     y_test: np.ndarray,
     out_dir: str | os.PathLike[str],
@@ -192,68 +270,55 @@ def write_report(
     x = np.asarray(x_test)
     if len(x) == 0:
         raise ValueError("write_report needs at least one test image")
-    proba = np.asarray(model.predict_proba(x.reshape(len(x), -1)), dtype=np.float64)
-    n_classes = proba.shape[1]
-    y_true = _labels(y_test, n_classes)
-    if len(y_true) != len(x):
-        raise ValueError(f"{len(x)} test images but {len(y_true)} labels")
-    y_pred = proba.argmax(axis=1)
-    confidence = proba.max(axis=1)
-
-    cm = np.asarray(metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes))
-    precision, recall, f1 = (np.asarray(a, dtype=np.float64) for a in metrics.precision_recall_f1(cm))
-    acc = float(metrics.accuracy(y_true, y_pred))
-    ece = metrics.expected_calibration_error(proba, y_true, n_bins)[0]
-    log_loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y_true)), y_true], 1e-12, None))))
-
+    ev = _evaluate(model, x, y_test, n_bins)
     history = getattr(model, "history", None) or (getattr(model, "metadata", None) or {}).get("history") or []
-    written: list[Path] = []
-    if history:
-        written.append(plots.plot_learning_curves(history, out / "learning_curves.png"))
-    written.append(plots.plot_confusion_matrix(cm, out / "confusion_matrix.png"))
-    written.append(plots.plot_calibration(proba, y_true, out / "calibration.png", n_bins=n_bins))
-    written.append(plots.plot_misclassified(x, y_true, y_pred, confidence, out / "misclassified.png"))
-    written.append(plots.plot_first_layer_weights(model.params["W1"], out / "weights_layer1.png"))
-
+    written = _write_figures(model, x, ev, history, out, n_bins)
     sizes = [model.params["W1"].shape[1]] + [
         model.params[f"W{i}"].shape[0] for i in range(1, 100) if f"W{i}" in model.params
     ]
     heading = title or "nnscratch model report"
     when = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    cards = "".join(
-        [
-            _card("test accuracy", _pct(acc)),
-            _card("test error", _pct(1.0 - acc)),
-            _card("misclassified", f"{int((y_true != y_pred).sum())} of {len(y_true)}"),
-            _card(f"ECE ({n_bins} bins)", _pct(ece)),
-            _card("mean confidence", _pct(float(confidence.mean()))),
-            _card("test log-loss", f"{log_loss:.4f}"),
-        ]
-    )
     learning = (
         f"{_figure_html(written[0])}{_history_table(history)}"
         if history
         else "<p>No training history was saved with this model.</p>"
     )
     others = "".join(_figure_html(p) for p in written if p.name != "learning_curves.png")
-    page = f"""<!DOCTYPE html>
+    page = _PAGE.format(
+        heading=_e(heading),
+        subtitle=(
+            f"Network {_e('-'.join(map(str, sizes)))} evaluated on {len(ev.y_true)} test images · {_e(when)}"
+        ),
+        css=_CSS,
+        cards=_cards(ev, n_bins),
+        per_class=_per_class_table(ev.cm, ev.precision, ev.recall, ev.f1),
+        learning=learning,
+        figures=others,
+        configuration=_config_table(_model_config(model)),
+    )
+    path = out / "report.html"
+    atomic_write(path, lambda fh: fh.write(page.encode("utf-8")))
+    return path
+
+
+_PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(heading)}</title>
-<style>{_CSS}</style>
+<title>{heading}</title>
+<style>{css}</style>
 </head>
 <body>
-<h1>{_e(heading)}</h1>
-<p class="sub">Network {_e("-".join(map(str, sizes)))} evaluated on {len(y_true)} test images · {_e(when)}</p>
+<h1>{heading}</h1>
+<p class="sub">{subtitle}</p>
 <section id="metrics">
 <h2>Metrics</h2>
 <div class="cards">{cards}</div>
 </section>
 <section id="per-class">
 <h2>Per-class precision, recall and F1</h2>
-{_per_class_table(cm, precision, recall, f1)}
+{per_class}
 </section>
 <section id="training">
 <h2>Training</h2>
@@ -261,15 +326,12 @@ def write_report(
 </section>
 <section id="figures">
 <h2>Figures</h2>
-{others}
+{figures}
 </section>
 <section id="configuration">
 <h2>Configuration</h2>
-{_config_table(_model_config(model))}
+{configuration}
 </section>
 </body>
 </html>
 """
-    path = out / "report.html"
-    atomic_write(path, lambda fh: fh.write(page.encode("utf-8")))
-    return path

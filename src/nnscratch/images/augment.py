@@ -26,12 +26,14 @@ Example::
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from nnscratch.errors import NNScratchError
+from nnscratch.inputs import scale_pixels
 
 __all__ = ["AugmentationError", "Augmenter", "affine_matrices", "random_affine", "warp_affine"]
 
@@ -61,19 +63,22 @@ class Augmenter:
 
     Per image, independently and uniformly: a shift in [-max_shift, max_shift] pixels along each axis,
     a rotation in [-max_rotation, max_rotation] degrees, a scale factor in ``scale_range`` and a shear
-    angle in [-shear, shear] degrees. ``Augmenter(0, 0, (1, 1))`` is the identity.
+    angle in [-shear, shear] degrees. ``Augmenter(0, 0, (1, 1))`` is the identity. ``hflip`` is the
+    probability of mirroring an image left-right (for clothes, not digits; 0 by default).
     """
 
     max_shift: float = 2.0
     max_rotation: float = 10.0
     scale_range: tuple[float, float] = (0.9, 1.1)
     shear: float = 0.0
+    hflip: float = 0.0
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__  # frozen dataclass: normalise the fields once, here
         setattr_(self, "max_shift", _number("max_shift (pixels)", self.max_shift, 0.0, 28.0))
         setattr_(self, "max_rotation", _number("max_rotation (degrees)", self.max_rotation, 0.0, 180.0))
         setattr_(self, "shear", _number("shear (degrees)", self.shear, 0.0, 90.0, high_open=True))
+        setattr_(self, "hflip", _number("hflip (probability)", self.hflip, 0.0, 1.0))
         try:
             low, high = (float(v) for v in self.scale_range)
         except (TypeError, ValueError):
@@ -89,13 +94,17 @@ class Augmenter:
     @property
     def is_identity(self) -> bool:
         """True when every drawn map is the identity (augmentation switched off)."""
-        return self.max_shift == self.max_rotation == self.shear == 0.0 and self.scale_range == (1.0, 1.0)
+        return (
+            self.max_shift == self.max_rotation == self.shear == self.hflip == 0.0
+            and self.scale_range == (1.0, 1.0)
+        )
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` maps: ``(matrices (n, 2, 2), shifts (n, 2))`` as used by :func:`warp_affine`.
 
         Consumes exactly one ``rng.random((n, 5))`` call, whatever the parameters, so the generator's
-        stream after augmenting depends only on the batch size.
+        stream after augmenting depends only on the batch size; with ``hflip > 0`` one ``rng.random(n)``
+        more decides which images are mirrored (their maps get the column axis negated first).
         """
         u = rng.random((n, 5))  # columns: dy, dx, rotation, scale, shear
         low, high = self.scale_range
@@ -105,6 +114,8 @@ class Augmenter:
             scale=low + (high - low) * u[:, 3],
             shear=self.shear * (2.0 * u[:, 4] - 1.0),
         )
+        if self.hflip > 0.0:
+            matrices[rng.random(n) < self.hflip, :, 1] *= -1.0  # A @ diag(1, -1): mirror, then A
         return matrices, shifts
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, out: np.ndarray | None = None) -> np.ndarray:
@@ -152,16 +163,18 @@ def affine_matrices(
 
 
 def _as_images(x: np.ndarray) -> np.ndarray:
-    """``x`` viewed as (n, h, w), or an AugmentationError saying what is wrong with it."""
+    """``x`` viewed as (n, h, w) (rows of a square number of pixels are square images), or an
+    AugmentationError saying what is wrong with it."""
     if not isinstance(x, np.ndarray):
         raise AugmentationError(f"images must be a NumPy array, got {type(x).__name__}.")
     if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
         raise AugmentationError(f"images must be float in [0, 1] or uint8, got dtype {x.dtype}.")
-    if x.ndim == 2 and x.shape[1] == 784:
-        return x.reshape(len(x), 28, 28)
+    side = math.isqrt(x.shape[1]) if x.ndim == 2 else 0
+    if x.ndim == 2 and side > 0 and side * side == x.shape[1]:
+        return x.reshape(len(x), side, side)
     if x.ndim == 3 and x.shape[1] > 0 and x.shape[2] > 0:
         return x
-    raise AugmentationError(f"images must have shape (n, 784) or (n, height, width), got {x.shape}.")
+    raise AugmentationError(f"images must have shape (n, side*side) or (n, height, width), got {x.shape}.")
 
 
 @lru_cache(maxsize=8)
@@ -171,6 +184,46 @@ def _base_grid(h: int, w: int) -> np.ndarray:
     grid = np.stack([rows.ravel(), cols.ravel(), np.ones(h * w)]).astype(np.float32)
     grid.flags.writeable = False
     return grid
+
+
+class _Workspace:
+    """The buffers of one resampling step of up to ``chunk`` images of h×w pixels, made once per image
+    size and thread and reused by every call, so no call pays for fresh pages (in a fresh process,
+    megabytes of new temporaries per batch cost more than the arithmetic).
+
+    ``quads``: each image padded with zeros, 1 pixel above/left and 2 below/right, (h+3, w+3); cell
+    (r, c) packs its 4 bilinear neighbours P[r, c], P[r, c+1], P[r+1, c], P[r+1, c+1] into 16
+    contiguous bytes, so one np.take of complex128 gathers all four. Every call writes the same
+    interior cells, so the borders stay 0."""
+
+    def __init__(self, h: int, w: int) -> None:
+        hp, wp = h + 2, w + 2
+        chunk = self.chunk = max(1, min(_CHUNK, 2**24 // (hp * wp)))  # flat indices exact in float32
+        self.h, self.w = h, w
+        self.quads = np.zeros((chunk, hp, wp, 4), np.float32)
+        self.quads_flat = self.quads.view(np.complex128).reshape(-1)
+        self.coords = np.empty((chunk, 2, h * w), np.float32)
+        self.floors = np.empty_like(self.coords)
+        self.index = np.empty((chunk, h * w), np.intp)
+        self.gathered = np.empty(chunk * h * w, np.complex128)
+        self.top = np.empty((chunk, h * w), np.float32)
+        self.bottom = np.empty_like(self.top)
+        self.scaled = np.empty((chunk, h, w), np.float32)
+        self.image_offset = (np.arange(chunk, dtype=np.float32) * (hp * wp))[:, None]
+
+
+_local = threading.local()
+
+
+def _workspace(h: int, w: int) -> _Workspace:
+    """This thread's workspace for h×w images (the last few sizes are kept)."""
+    cache = _local.__dict__.setdefault("workspaces", {})
+    ws = cache.get((h, w))
+    if ws is None:
+        if len(cache) >= 4:
+            cache.clear()
+        ws = cache[h, w] = _Workspace(h, w)
+    return ws
 
 
 def warp_affine(
@@ -184,87 +237,88 @@ def warp_affine(
     """
     imgs = _as_images(x)
     n, h, w = imgs.shape
+    out = _checked_out(out, x.shape)
+    maps = _source_maps(matrix, shift, n, h, w)
+    if n == 0:
+        return out
+    ws, grid, flat_out = _workspace(h, w), _base_grid(h, w), out.reshape(n, h * w)
+    for start in range(0, n, ws.chunk):
+        m = min(ws.chunk, n - start)
+        _resample(ws, grid, imgs[start : start + m], maps[start : start + m], flat_out[start : start + m])
+    return out
+
+
+def _checked_out(out: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """``out``, or a new float32 array of ``shape``; an AugmentationError when ``out`` cannot be used."""
     if out is None:
-        out = np.empty(x.shape, np.float32)
-    elif not (
+        return np.empty(shape, np.float32)
+    if not (
         isinstance(out, np.ndarray)
-        and out.shape == x.shape
+        and out.shape == shape
         and out.dtype == np.float32
         and out.flags.c_contiguous
         and out.flags.writeable
     ):
         raise AugmentationError(
-            f"out must be a writeable C-contiguous float32 array of shape {x.shape}, got "
+            f"out must be a writeable C-contiguous float32 array of shape {shape}, got "
             f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}."
         )
+    return out
+
+
+def _source_maps(matrix: np.ndarray, shift: np.ndarray, n: int, h: int, w: int) -> np.ndarray:
+    """(n, 2, 3) float32: for each image, the affine map from an output pixel (row, col relative to the
+    centre, 1) to its source pixel ``inv @ (q - c) + (c - inv @ shift)``, plus 1 for the zero border."""
     a = np.broadcast_to(np.asarray(matrix, np.float64), (n, 2, 2))
     t = np.broadcast_to(np.asarray(shift, np.float64), (n, 2))
     det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
     if not (np.isfinite(a).all() and np.isfinite(t).all() and (np.abs(det) > 1e-12).all()):
         raise AugmentationError("affine maps must be finite and invertible (non-zero determinant).")
-    if n == 0:
-        return out
-
-    # Source coordinates: src = inv @ (q - c) + (c - inv @ shift), plus 1 for the zero border added below.
     inv = np.stack([np.stack([a[:, 1, 1], -a[:, 0, 1]], -1), np.stack([-a[:, 1, 0], a[:, 0, 0]], -1)], 1)
     inv /= det[:, None, None]
     centre = np.array([(h - 1) / 2 + 1, (w - 1) / 2 + 1])
     maps = np.concatenate([inv, (centre - np.einsum("nij,nj->ni", inv, t))[:, :, None]], axis=2)
-    maps = maps.astype(np.float32)  # (n, 2, 3): one row-map and one col-map per image
-    grid = _base_grid(h, w)
+    return maps.astype(np.float32)  # one row-map and one col-map per image
 
-    # The image padded with zeros, 1 pixel above/left and 2 below/right: (h+3, w+3). Cell (r, c) of
-    # `quads` packs its 4 bilinear neighbours P[r, c], P[r, c+1], P[r+1, c], P[r+1, c+1] into 16
-    # contiguous bytes, so one np.take of complex128 gathers all four. Coordinates are clipped to
-    # [0, h+1] x [0, w+1]: anything beyond lands on a zero border cell with weight 1.
-    hp, wp = h + 2, w + 2
-    chunk = max(1, min(_CHUNK, n, 2**24 // (hp * wp)))  # flat indices stay exact in float32
-    quads = np.zeros((chunk, hp, wp, 4), np.float32)  # borders stay 0; only interiors are rewritten
-    quads_flat = quads.view(np.complex128).reshape(-1)
-    coords = np.empty((chunk, 2, h * w), np.float32)
-    floors = np.empty_like(coords)
-    index = np.empty((chunk, h * w), np.intp)
-    gathered = np.empty(chunk * h * w, np.complex128)
-    top = np.empty((chunk, h * w), np.float32)
-    bottom = np.empty_like(top)
-    scaled = np.empty((chunk, h, w), np.float32) if imgs.dtype == np.uint8 else None
-    image_offset = (np.arange(chunk, dtype=np.float32) * (hp * wp))[:, None]
-    flat_out = out.reshape(n, h * w)
 
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        src = imgs[start : start + m]
-        if scaled is not None:
-            src = np.divide(src, np.float32(255), out=scaled[:m])
-        quads[:m, 1 : h + 1, 1 : w + 1, 0] = src
-        quads[:m, 1 : h + 1, 0:w, 1] = src
-        quads[:m, 0:h, 1 : w + 1, 2] = src
-        quads[:m, 0:h, 0:w, 3] = src
+def _resample(ws: _Workspace, grid: np.ndarray, src: np.ndarray, maps: np.ndarray, out: np.ndarray) -> None:
+    """Resample the m images ``src`` (m, h, w) through ``maps`` (m, 2, 3) into ``out`` (m, h*w), in the
+    workspace's buffers. Coordinates are clipped to [0, h+1] x [0, w+1]: anything beyond lands on a zero
+    border cell with weight 1."""
+    m, h, w, wp = len(src), ws.h, ws.w, ws.w + 2
+    if src.dtype.kind != "f":
+        src = scale_pixels(src, out=ws.scaled[:m])
+    quads = ws.quads
+    quads[:m, 1 : h + 1, 1 : w + 1, 0] = src
+    quads[:m, 1 : h + 1, 0:w, 1] = src
+    quads[:m, 0:h, 1 : w + 1, 2] = src
+    quads[:m, 0:h, 0:w, 3] = src
 
-        co, fl = coords[:m], floors[:m]
-        np.matmul(maps[start : start + m].reshape(2 * m, 3), grid, out=co.reshape(2 * m, h * w))
-        np.clip(co[:, 0], 0, h + 1, out=co[:, 0])
-        np.clip(co[:, 1], 0, w + 1, out=co[:, 1])
-        np.floor(co, out=fl)
-        co -= fl  # now the fractional parts: weights of the lower/right neighbours
-        cell = fl[:, 0]
-        cell *= wp
-        cell += fl[:, 1]
-        cell += image_offset[:m]
-        idx = index[:m]
-        idx[...] = cell
-        g = np.take(quads_flat, idx.reshape(-1), out=gathered[: m * h * w]).view(np.float32)
-        g = g.reshape(m, h * w, 4)
+    co, fl = ws.coords[:m], ws.floors[:m]
+    np.matmul(maps.reshape(2 * m, 3), grid, out=co.reshape(2 * m, h * w))
+    np.clip(co[:, 0], 0, h + 1, out=co[:, 0])
+    np.clip(co[:, 1], 0, w + 1, out=co[:, 1])
+    np.floor(co, out=fl)
+    co -= fl  # now the fractional parts: weights of the lower/right neighbours
+    cell = fl[:, 0]
+    cell *= wp
+    cell += fl[:, 1]
+    cell += ws.image_offset[:m]
+    idx = ws.index[:m]
+    idx[...] = cell
+    # mode="clip": the indices are in range by construction, and with the default mode="raise" np.take
+    # gathers into a temporary copy of ``out`` first
+    g = np.take(ws.quads_flat, idx.reshape(-1), out=ws.gathered[: m * h * w], mode="clip").view(np.float32)
+    g = g.reshape(m, h * w, 4)
 
-        # Bilinear blend as three lerps a + f * (b - a): exact when f == 0, and within [a, b].
-        fr, fc, up, down = co[:, 0], co[:, 1], top[:m], bottom[:m]
-        np.subtract(g[..., 1], g[..., 0], out=up)
-        up *= fc
-        up += g[..., 0]
-        np.subtract(g[..., 3], g[..., 2], out=down)
-        down *= fc
-        down += g[..., 2]
-        down -= up
-        down *= fr
-        np.add(up, down, out=flat_out[start : start + m])
-    return out
+    # Bilinear blend as three lerps a + f * (b - a): exact when f == 0, and within [a, b].
+    fr, fc, up, down = co[:, 0], co[:, 1], ws.top[:m], ws.bottom[:m]
+    np.subtract(g[..., 1], g[..., 0], out=up)
+    up *= fc
+    up += g[..., 0]
+    np.subtract(g[..., 3], g[..., 2], out=down)
+    down *= fc
+    down += g[..., 2]
+    down -= up
+    down *= fr
+    np.add(up, down, out=out)

@@ -29,7 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from nnscratch._optional import require
 from nnscratch.errors import ImageError
+from nnscratch.images.ink import find_ink
 
 #: Output side length and the side of the box the ink is fitted into (as in MNIST).
 SIZE = 28
@@ -40,8 +42,8 @@ CENTRE = 14.0
 MAX_PIXELS = 50_000_000
 #: Larger images are shrunk (box filter) to at most this side before any float arithmetic.
 WORK_SIDE = 2048
-#: Ink fainter than this (relative to the background, on a 0..1 scale) means the image is blank.
-MIN_CONTRAST = 0.05
+#: A transparent picture whose alpha channel varies less than this has no drawing in its alpha.
+MIN_ALPHA_RANGE = 0.05
 #: In large pictures, ink fainter than this share of the strongest stroke does not widen the crop.
 FAINT = 0.15
 #: A separated blob with less than this share of the ink (a speck of dust) is left out of the crop.
@@ -56,13 +58,7 @@ ImageInput = Any  # str | os.PathLike | bytes | PIL.Image.Image | np.ndarray
 
 def _pil() -> Any:
     """Import Pillow lazily, with a clear error naming the extra when it is missing."""
-    try:
-        from PIL import Image
-    except ImportError as exc:
-        raise ImageError(
-            "reading images needs Pillow, which is not installed: pip install 'nnscratch[plots]'"
-        ) from exc
-    return Image
+    return require("PIL.Image", "plots", "reading images", error=ImageError)
 
 
 def _describe(image: ImageInput, name: str | None) -> str:
@@ -201,28 +197,6 @@ def _gray_from_array(arr: np.ndarray, label: str) -> tuple[np.ndarray, np.ndarra
     return _shrink(values), (None if alpha is None else _shrink(alpha))
 
 
-def _ink(gray: np.ndarray) -> np.ndarray | None:
-    """Ink strength >= 0, light-on-dark, relative to the background; None when there is no ink.
-
-    The background level and its noise are estimated from the image border (median and median absolute
-    deviation): a light border means dark ink on light paper, which is inverted. Values within four noise
-    standard deviations of the background are set to zero so paper texture and sensor noise vanish.
-    """
-    edge = max(1, min(gray.shape) // 20)
-    border = np.concatenate(
-        [gray[:edge].ravel(), gray[-edge:].ravel(), gray[:, :edge].ravel(), gray[:, -edge:].ravel()]
-    )
-    background = float(np.median(border))
-    sigma = 1.4826 * float(np.median(np.abs(border - background)))
-    ink = (background - gray) if background >= 0.5 else (gray - background)
-    ink = np.clip(ink, 0.0, None)
-    ink[ink <= max(4.0 * sigma, 1e-3)] = 0.0
-    peak = float(ink.max())
-    if peak < MIN_CONTRAST:
-        return None
-    return (ink / peak).astype(np.float32)
-
-
 def _span(profile: np.ndarray) -> tuple[int, int]:
     """First and one-past-last index of the ink along one axis, leaving out small separated blobs."""
     idx = np.flatnonzero(profile > 0)
@@ -286,11 +260,11 @@ def preprocess_image(image: ImageInput, *, name: str | None = None) -> np.ndarra
     a flat 784-vector is read as 28×28). ``name`` is used in error messages (default: the path).
 
     Steps: grey levels with transparency composited on white (a drawing whose ink is only in the alpha
-    channel uses the alpha); dark-on-light detected from the border and inverted; background and noise
-    removed; cropped to the ink's bounding box (small separated specks and, in large pictures, faint
-    fringes ignored); fitted into 20×20
-    keeping the aspect ratio (Lanczos); placed in 28×28 with the centre of mass at index (14, 14);
-    scaled so the strongest ink is 1.
+    channel uses the alpha); the ink found relative to the paper's own level and noise, dark-on-light
+    inverted, uneven lighting and ruled lines removed (:mod:`nnscratch.images.ink`, which also decides
+    that a picture is blank); cropped to the ink's bounding box (small separated specks and, in large
+    pictures, faint fringes ignored); fitted into 20×20 keeping the aspect ratio (Lanczos); placed in
+    28×28 with the centre of mass at index (14, 14); scaled so the strongest ink is 1.
 
     Raises :class:`~nnscratch.errors.ImageError` for unreadable files, non-images, images larger than
     :data:`MAX_PIXELS` (decompression bombs) and images without any ink.
@@ -306,9 +280,9 @@ def preprocess_image(image: ImageInput, *, name: str | None = None) -> np.ndarra
             f"cannot use {type(image).__name__} {label!r} as an image; give a path, bytes, "
             "a PIL image or a NumPy array"
         )
-    ink = _ink(gray)
-    if ink is None and alpha is not None and float(alpha.max() - alpha.min()) >= MIN_CONTRAST:
-        ink = _ink(1.0 - alpha)  # light ink drawn on a transparent background: the alpha is the digit
+    ink = find_ink(gray)
+    if ink is None and alpha is not None and float(alpha.max() - alpha.min()) >= MIN_ALPHA_RANGE:
+        ink = find_ink(1.0 - alpha)  # light ink drawn on a transparent background: the alpha is the digit
     if ink is None:
         raise ImageError(f"image {label!r} contains no ink: it is blank or a single flat colour")
     out = _place(_fit(_crop(ink)))

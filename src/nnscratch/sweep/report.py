@@ -7,8 +7,9 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -26,17 +27,22 @@ def summarize(sweep: Sweep, results: Iterable[dict]) -> list[dict]:
         acc = np.array([r["accuracy"] for r in ok], dtype=float)
         secs = np.array([r["time_s"] for r in ok], dtype=float)
         errors = list(dict.fromkeys(r["error"] for r in mine if r["status"] != "ok"))
-        rows.append({
-            "config": index, "label": sweep.label(index),
-            "options": {k: sweep.value(index, k) for k in sweep.varied},
-            "runs": len(mine), "failed": len(mine) - len(ok), "errors": errors,
-            "accuracy_mean": float(acc.mean()) if len(ok) else None,
-            "accuracy_std": float(acc.std(ddof=1)) if len(ok) > 1 else None,
-            "accuracy_min": float(acc.min()) if len(ok) else None,
-            "accuracy_max": float(acc.max()) if len(ok) else None,
-            "time_mean": float(secs.mean()) if len(ok) else None,
-            "time_std": float(secs.std(ddof=1)) if len(ok) > 1 else None,
-        })
+        rows.append(
+            {
+                "config": index,
+                "label": sweep.label(index),
+                "options": {k: sweep.value(index, k) for k in sweep.varied},
+                "runs": len(mine),
+                "failed": len(mine) - len(ok),
+                "errors": errors,
+                "accuracy_mean": float(acc.mean()) if len(ok) else None,
+                "accuracy_std": float(acc.std(ddof=1)) if len(ok) > 1 else None,
+                "accuracy_min": float(acc.min()) if len(ok) else None,
+                "accuracy_max": float(acc.max()) if len(ok) else None,
+                "time_mean": float(secs.mean()) if len(ok) else None,
+                "time_std": float(secs.std(ddof=1)) if len(ok) > 1 else None,
+            }
+        )
     return rows
 
 
@@ -51,8 +57,14 @@ def markdown_table(sweep: Sweep, summary: Sequence[dict], sizes: tuple[int, int]
     """The summary as a markdown table (accuracy in %, time per run in seconds), with a caption
     naming the data (``sizes`` = the numbers of training and test images actually used)."""
     labels = sweep.labelled or not sweep.varied
-    head = [*(["configuration"] if labels else []), *sweep.varied,
-            "runs", "test accuracy (%)", "min – max (%)", "time per run (s)"]
+    head = [
+        *(["configuration"] if labels else []),
+        *sweep.varied,
+        "runs",
+        "test accuracy (%)",
+        "min – max (%)",
+        "time per run (s)",
+    ]
     any_failed = any(row["failed"] for row in summary)
     if any_failed:
         head.append("failures")
@@ -60,11 +72,18 @@ def markdown_table(sweep: Sweep, summary: Sequence[dict], sizes: tuple[int, int]
     for row in summary:
         label = str(sweep.configs[row["config"]].get("label", "")) if sweep.labelled else row["label"]
         cells = [*([label] if labels else []), *(format_value(row["options"][k]) for k in sweep.varied)]
-        span = "—" if row["accuracy_min"] is None else (
-            f"{100 * row['accuracy_min']:.2f} – {100 * row['accuracy_max']:.2f}")
+        span = (
+            "—"
+            if row["accuracy_min"] is None
+            else (f"{100 * row['accuracy_min']:.2f} – {100 * row['accuracy_max']:.2f}")
+        )
         seconds = 1 if (row["time_mean"] or 0) >= 10 else 2
-        cells += [str(row["runs"]), _pm(row["accuracy_mean"], row["accuracy_std"], 100),
-                  span, _pm(row["time_mean"], row["time_std"], digits=seconds)]
+        cells += [
+            str(row["runs"]),
+            _pm(row["accuracy_mean"], row["accuracy_std"], 100),
+            span,
+            _pm(row["time_mean"], row["time_std"], digits=seconds),
+        ]
         if any_failed:
             errors = "; ".join(e.replace("|", "/").replace("\n", " ") for e in row["errors"])
             cells.append(f"{row['failed']} failed: {errors}" if row["failed"] else "")
@@ -72,13 +91,26 @@ def markdown_table(sweep: Sweep, summary: Sequence[dict], sizes: tuple[int, int]
     n_train, n_test = sizes or (sweep.train_size or "all", sweep.test_size or "all")
     images = f"{n_train} training / {n_test} test images"
     seeds = ", ".join(map(str, sweep.seeds))
-    caption = (f"{sweep.name}: {sweep.dataset}, {images}, seeds {seeds}; "
-               "mean ± sample standard deviation over the seeds that ran")
+    caption = (
+        f"{sweep.name}: {sweep.dataset}, {images}, seeds {seeds}; "
+        "mean ± sample standard deviation over the seeds that ran"
+    )
     return caption + "\n\n" + "\n".join(lines) + "\n"
 
 
-CSV_FIELDS = ("config", "label", "seed", "status", "accuracy", "test_loss", "train_loss", "epochs",
-              "time_s", "worker", "error")
+CSV_FIELDS = (
+    "config",
+    "label",
+    "seed",
+    "status",
+    "accuracy",
+    "test_loss",
+    "train_loss",
+    "epochs",
+    "time_s",
+    "worker",
+    "error",
+)
 
 
 def results_csv(sweep: Sweep, results: Iterable[dict]) -> str:
@@ -94,19 +126,34 @@ def results_csv(sweep: Sweep, results: Iterable[dict]) -> str:
     return buf.getvalue()
 
 
-def write_results(out_dir: str | os.PathLike, sweep: Sweep, results: Sequence[dict],
-                  info: dict | None = None, sizes: tuple[int, int] | None = None) -> dict[str, Path]:
+def write_results(
+    out_dir: str | os.PathLike,
+    sweep: Sweep,
+    results: Sequence[dict],
+    info: dict | None = None,
+    sizes: tuple[int, int] | None = None,
+) -> dict[str, Path]:
     """Write ``results.csv``, ``results.json`` (sweep, runs, summary and ``info``) and ``summary.md``
     into ``out_dir``; return their paths by kind. ``sizes``: see :func:`markdown_table`."""
     from nnscratch._version import __version__
+
     out = Path(out_dir)
     summary = summarize(sweep, results)
     document = {
-        "name": sweep.name, "dataset": sweep.dataset, "train_size": sweep.train_size,
-        "test_size": sweep.test_size, "seeds": sweep.seeds, "threads": sweep.threads,
-        "base": sweep.base, "configs": sweep.configs, "varied": sweep.varied,
-        "nnscratch_version": __version__, "numpy_version": np.__version__, **(info or {}),
-        "summary": summary, "results": list(results),
+        "name": sweep.name,
+        "dataset": sweep.dataset,
+        "train_size": sweep.train_size,
+        "test_size": sweep.test_size,
+        "seeds": sweep.seeds,
+        "threads": sweep.threads,
+        "base": sweep.base,
+        "configs": sweep.configs,
+        "varied": sweep.varied,
+        "nnscratch_version": __version__,
+        "numpy_version": np.__version__,
+        **(info or {}),
+        "summary": summary,
+        "results": list(results),
     }
     texts = {
         "csv": ("results.csv", results_csv(sweep, results)),
@@ -115,6 +162,9 @@ def write_results(out_dir: str | os.PathLike, sweep: Sweep, results: Sequence[di
     }
     paths = {}
     for kind, (name, text) in texts.items():
-        data = text.encode("utf-8")
-        paths[kind] = atomic_write(out / name, lambda fh, data=data: fh.write(data))
+        paths[kind] = atomic_write(out / name, _writer(text.encode("utf-8")))
     return paths
+
+
+def _writer(data: bytes) -> Callable[[BinaryIO], object]:
+    return lambda fh: fh.write(data)

@@ -33,6 +33,7 @@ data scattered to every worker once before the first run.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import inspect
 import itertools
@@ -47,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnscratch._optional import optional, require
 from nnscratch.errors import NNScratchError
 from nnscratch.training.engines import limit_blas_threads
 
@@ -81,8 +83,9 @@ class Sweep:
     def varied(self) -> list[str]:
         """Options that differ between configurations (the table's columns), in first-seen order."""
         keys = dict.fromkeys(k for c in self.configs for k in c if k != "label")
-        return [k for k in keys
-                if len({format_value(self.value(i, k)) for i in range(len(self.configs))}) > 1]
+        return [
+            k for k in keys if len({format_value(self.value(i, k)) for i in range(len(self.configs))}) > 1
+        ]
 
     @property
     def labelled(self) -> bool:
@@ -121,14 +124,8 @@ def format_value(value) -> str:
 
 
 def _toml():
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("reading sweep files on Python 3.10 needs tomli: pip install tomli") from exc
-    return tomllib
+    tomllib = optional("tomllib")  # Python 3.11+; on 3.10 its backport, tomli (in the dask extra)
+    return tomllib or require("tomli", "dask", "reading sweep files on Python 3.10")
 
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
@@ -153,23 +150,16 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
     def fail(what: str) -> SweepConfigError:
         return SweepConfigError(f"sweep file {source}: {what}")
 
-    unknown = sorted(set(data) - set(TOP_KEYS))
-    if unknown:
-        raise fail(f"unknown key(s) {', '.join(unknown)}; expected {', '.join(TOP_KEYS)}")
-    seeds = data.get("seeds", [0])
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        seeds = [seeds]
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise fail(f"seeds must be a non-empty list of whole numbers >= 0, got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        raise fail(f"seeds contains duplicates: {seeds!r}")
+    _check_keys(data, TOP_KEYS, "", fail)
+    seeds = _seeds(data.get("seeds", [0]), fail)
     tables = {k: data.get(k, {}) for k in ("data", "base", "grid")}
     for key, value in tables.items():
         if not isinstance(value, dict):
             raise fail(f"[{key}] must be a table")
-    bad_data = sorted(set(tables["data"]) - set(DATA_KEYS))
-    if bad_data:
-        raise fail(f"unknown [data] key(s) {', '.join(bad_data)}; expected {', '.join(DATA_KEYS)}")
+    _check_keys(tables["data"], DATA_KEYS, "[data] ", fail)
+    allowed = [k for k in _network_defaults() if k not in RESERVED]
+    _check_keys(tables["base"], [*allowed, "preset"], "[base] ", fail, skip=RESERVED)
+    _check_keys(tables["grid"], allowed, "[grid] ", fail, skip=RESERVED)
     sizes = {k: tables["data"].get(k) for k in ("train_size", "test_size")}
     for key, value in sizes.items():
         if value is not None and not (isinstance(value, int) and value >= 1):
@@ -181,13 +171,16 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
     configs = data.get("configs", [{}])
     if not isinstance(configs, list) or not configs or not all(isinstance(c, dict) for c in configs):
         raise fail("configs must be a non-empty array of tables ([[configs]])")
+    for config in configs:
+        _check_keys(config, [*allowed, "label"], "[[configs]] ", fail, skip=RESERVED)
     base = dict(tables["base"])
+    dataset = str(tables["data"].get("dataset", "mnist"))
     preset = base.pop("preset", None)
     if preset is not None:
         from nnscratch.training.presets import preset_options
 
         try:
-            base = {k: v for k, v in preset_options(str(preset), **base).items() if k != "seed"}
+            base = {k: v for k, v in preset_options(str(preset), dataset, **base).items() if k != "seed"}
         except ValueError as exc:
             raise fail(f"[base] {exc}") from None
     points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
@@ -201,33 +194,83 @@ def parse_sweep(data: dict, source: str = "<sweep>", default_name: str = "sweep"
         raise fail(f"threads must be a whole number >= 1, got {threads!r}")
     name = data.get("name", default_name)
     return Sweep(
-        name=str(name), seeds=list(seeds), base=base, configs=expanded,
-        dataset=str(tables["data"].get("dataset", "mnist")), threads=threads, **sizes,
+        name=str(name),
+        seeds=list(seeds),
+        base=base,
+        configs=expanded,
+        dataset=dataset,
+        threads=threads,
+        **sizes,
     )
 
 
-def load_arrays(dataset: str = "mnist", data_dir: str | os.PathLike | None = None,
-                train_size: int | None = None, test_size: int | None = None) -> tuple[tuple, dict]:
+def _seeds(seeds, fail) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise fail(f"seeds must be a non-empty list of whole numbers >= 0, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise fail(f"seeds contains duplicates: {seeds!r}")
+    return list(seeds)
+
+
+def _check_keys(table: dict, valid: Sequence[str], where: str, fail, skip: Sequence[str] = ()) -> None:
+    """Fail on the first key of ``table`` not in ``valid`` (nor in ``skip``: keys with a message of
+    their own), naming the nearest valid one."""
+    for key in table:
+        if key in valid or key in skip:
+            continue
+        near = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]!r}?" if near else f"valid keys: {', '.join(valid)}"
+        raise fail(f"unknown {where}key {key!r}; {hint}")
+
+
+def load_arrays(
+    dataset: str = "mnist",
+    data_dir: str | os.PathLike | None = None,
+    train_size: int | None = None,
+    test_size: int | None = None,
+) -> tuple[tuple, dict]:
     """``((x_train, y_train, x_test, y_test), info)`` for ``dataset``: the first ``train_size`` /
     ``test_size`` images of each split as plain in-memory arrays (uint8 images (n, 28, 28), integer
     labels), and where they came from (``source``, ``verified``, ``checksums``)."""
     from nnscratch.data import load_dataset
 
     ds = load_dataset(dataset, data_dir)
-    arrays = (np.array(ds.x_train[:train_size]), np.array(ds.y_train[:train_size]),
-              np.array(ds.x_test[:test_size]), np.array(ds.y_test[:test_size]))
+    arrays = (
+        np.array(ds.x_train[:train_size]),
+        np.array(ds.y_train[:train_size]),
+        np.array(ds.x_test[:test_size]),
+        np.array(ds.y_test[:test_size]),
+    )
     return arrays, {"source": ds.source, "verified": ds.verified, "checksums": dict(ds.checksums)}
 
 
-def run_one(run: dict, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-            y_test: np.ndarray, threads: int = 1) -> dict:
+def run_one(
+    run: dict,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    threads: int = 1,
+) -> dict:
     """Train and evaluate one run; return its result record. Never raises: a failure becomes
     ``status="failed"`` with the error."""
     from nnscratch.training.trainer import DeepNeuralNetwork
 
-    record = {"config": run["config"], "label": run["label"], "seed": run["seed"], "status": "ok",
-              "accuracy": None, "test_loss": None, "train_loss": None, "epochs": 0, "time_s": None,
-              "error": "", "worker": f"{platform.node()}:{os.getpid()}"}
+    record = {
+        "config": run["config"],
+        "label": run["label"],
+        "seed": run["seed"],
+        "status": "ok",
+        "accuracy": None,
+        "test_loss": None,
+        "train_loss": None,
+        "epochs": 0,
+        "time_s": None,
+        "error": "",
+        "worker": f"{platform.node()}:{os.getpid()}",
+    }
     start = time.perf_counter()
     try:
         # divergence is checked below and reported, so its floating-point warnings are not wanted
@@ -237,16 +280,21 @@ def run_one(run: dict, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
             loss, accuracy = net.evaluate(x_test, y_test)
         if not math.isfinite(loss):
             raise FloatingPointError(f"the test loss is {loss}")
-        record.update(accuracy=accuracy, test_loss=loss, epochs=len(history),
-                      train_loss=history[-1]["loss"] if history else None)
+        record.update(
+            accuracy=accuracy,
+            test_loss=loss,
+            epochs=len(history),
+            train_loss=history[-1]["loss"] if history else None,
+        )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the sweep
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
     record["time_s"] = time.perf_counter() - start
     return record
 
 
-def run_sweep(sweep: Sweep, data: Sequence[np.ndarray], *, jobs: int = 1, client=None,
-              on_result=None) -> list[dict]:
+def run_sweep(
+    sweep: Sweep, data: Sequence[np.ndarray], *, jobs: int = 1, client=None, on_result=None
+) -> list[dict]:
     """Run every (configuration, seed) of ``sweep`` on ``data`` = (x_train, y_train, x_test, y_test).
 
     ``jobs`` processes on this machine (joblib's default backend), or, with a
@@ -254,10 +302,8 @@ def run_sweep(sweep: Sweep, data: Sequence[np.ndarray], *, jobs: int = 1, client
     arrays are then scattered (broadcast) to every worker once, and each run refers to them.
     ``on_result(record, done, total)`` is called as runs finish. Records come back in run order.
     """
-    try:
-        from joblib import Parallel, delayed, parallel_config
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("sweeps need joblib: pip install 'nnscratch[dask]'") from exc
+    joblib = require("joblib", "dask", "a sweep")
+    Parallel, delayed, parallel_config = joblib.Parallel, joblib.delayed, joblib.parallel_config
     runs = sweep.runs()
     data = [np.asarray(a) for a in data]
     calls = (delayed(run_one)(run, *data, threads=sweep.threads) for run in runs)
@@ -283,10 +329,8 @@ def dask_client(address: str | None = None, local_workers: int | None = None) ->
     """A ``distributed.Client`` connected to the scheduler at ``address`` (``tcp://HOST:PORT``), or to
     a new ``LocalCluster`` of ``local_workers`` single-threaded worker processes on 127.0.0.1 (its
     workers start with OMP/MKL/OPENBLAS_NUM_THREADS=1). Closed (and the local cluster stopped) on exit."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("Dask sweeps need distributed: pip install 'nnscratch[dask]'") from exc
+    distributed = require("distributed", "dask", "a Dask sweep")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     if (address is None) == (local_workers is None):
         raise ValueError("give either a scheduler address or a number of local workers")
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
@@ -299,10 +343,17 @@ def dask_client(address: str | None = None, local_workers: int | None = None) ->
         with client:
             yield client
         return
-    if local_workers < 1:
+    if local_workers is None or local_workers < 1:  # None is excluded above; this tells mypy too
         raise ValueError(f"local_workers must be >= 1, got {local_workers}")
     single = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    with LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, worker_dashboard_address=None, env=single) as cluster:
+    with LocalCluster(
+        n_workers=local_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+        env=single,
+    ) as cluster:
         with Client(cluster, set_as_default=False) as client:
             yield client

@@ -8,14 +8,20 @@ Training code never prints. It calls, on every callback it was given:
 * ``on_epoch_end(epoch, logs)``             ``logs`` is the history entry of that epoch
 * ``on_train_end(history)``
 
-:class:`EpochLogger` writes the tutorial's line per epoch; :class:`ProgressBar` draws a tqdm bar within
-each epoch (the ``cli`` extra installs tqdm).
+:class:`EpochLogger` writes one line per epoch: the tutorial's own line (``style="tutorial"``, what
+``DeepNeuralNetwork.train()`` prints) or the command line's (``style="cli"``:
+``Epoch 3/10 · 1.05 s · loss 0.0810 · val_loss 0.1064 · val_acc 96.82 %``); :class:`ProgressBar` draws a
+tqdm bar within each epoch and prints the same lines above it (the ``cli`` extra installs tqdm).
+A callback that holds something (a progress bar) lets go of it in ``close()``, which is safe to call at
+any time, e.g. when training is interrupted.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+
+from nnscratch._optional import require
 
 
 class Callback:
@@ -31,6 +37,9 @@ class Callback:
 
     def on_train_end(self, history: list[dict]) -> None: ...
 
+    def close(self) -> None:
+        """Release what the callback holds (called when training stops early, e.g. on Ctrl-C)."""
+
 
 def format_epoch(logs: dict) -> str:
     """``Epoch: 3, Time Spent: 4.12s, Loss: 0.1034, Accuracy: 97.41%`` (accuracy on validation data)."""
@@ -40,25 +49,48 @@ def format_epoch(logs: dict) -> str:
     return line
 
 
-class EpochLogger(Callback):
-    """Write one line per epoch with ``write`` (default: print to stdout)."""
+def format_epoch_cli(logs: dict, epochs: int | None = None) -> str:
+    """``Epoch 3/10 · 1.05 s · loss 0.0810 · val_loss 0.1064 · val_acc 96.82 %``: what each number is."""
+    parts = [f"Epoch {logs['epoch']}" + (f"/{epochs}" if epochs else ""), f"{logs['time']:.2f} s"]
+    parts.append(f"loss {logs['loss']:.4f}")
+    if logs.get("val_loss") is not None:
+        parts.append(f"val_loss {logs['val_loss']:.4f}")
+    if logs.get("val_accuracy") is not None:
+        parts.append(f"val_acc {100 * logs['val_accuracy']:.2f} %")
+    return " · ".join(parts)
 
-    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+
+STYLES = ("cli", "tutorial")
+
+
+def _formatter(style: str) -> Callable[[dict, int], str]:
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+    return format_epoch_cli if style == "cli" else (lambda logs, epochs: format_epoch(logs))
+
+
+class EpochLogger(Callback):
+    """Write one line per epoch with ``write`` (default: print to stdout), in ``style``
+    (``tutorial``, the default, or ``cli``)."""
+
+    def __init__(self, write: Callable[[str], None] | None = None, style: str = "tutorial") -> None:
         self.write = write or (lambda line: print(line, file=sys.stdout, flush=True))
+        self.format = _formatter(style)
+        self.epochs = 0
+
+    def on_train_begin(self, net, epochs, n_samples):
+        self.epochs = epochs
 
     def on_epoch_end(self, epoch, logs):
-        self.write(format_epoch(logs))
+        self.write(self.format(logs, self.epochs))
 
 
 class ProgressBar(Callback):
     """A tqdm progress bar over the samples of each epoch, plus the epoch line printed above it."""
 
-    def __init__(self, file=None) -> None:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("progress bars need tqdm: pip install 'nnscratch[cli]'") from exc
-        self._tqdm = tqdm
+    def __init__(self, file=None, style: str = "tutorial") -> None:
+        self.format = _formatter(style)
+        self._tqdm = require("tqdm.auto", "cli", "a progress bar").tqdm
         self.file = file or sys.stderr
         self.bar = None
         self.epochs = 0
@@ -83,12 +115,13 @@ class ProgressBar(Callback):
             self.bar.update(n)
 
     def on_epoch_end(self, epoch, logs):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        self._tqdm.write(format_epoch(logs), file=sys.stdout)
+        self.close()
+        self._tqdm.write(self.format(logs, self.epochs), file=sys.stdout)
 
     def on_train_end(self, history):
+        self.close()
+
+    def close(self):
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -3,27 +3,54 @@
 * A **model** file holds the parameters (``W1``, ``b1``, ...) and metadata: the full configuration,
   the training history and whatever the trainer recorded in ``net.metadata`` (e.g. dataset checksums).
 * A **checkpoint** is a model file plus everything needed to continue training bit for bit: the
-  optimizer's state (``opt/...`` arrays and its step count), the random generator's state, and the
-  early-stopping record. ``train(checkpoint_dir=D)`` keeps ``D/last.npz`` and ``D/best.npz``.
+  optimizer's state (``opt/...`` arrays and its step count), the random generator's state, the
+  early-stopping record and the run's loop control (``training_state``: where the run started, and the
+  epoch it trains up to). ``train(checkpoint_dir=D)`` keeps ``D/last.npz`` and ``D/best.npz``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from nnscratch._files import atomic_write
 from nnscratch.errors import ModelFileError
 from nnscratch.training.modelfile import load_arrays, save_arrays
+from nnscratch.training.optimizers import Optimizer
 
 OPT_PREFIX = "opt/"
 BEST_PREFIX = "best/"
 
 
-def _model_metadata(net, kind: str) -> dict:
+class Checkpointable(Protocol):
+    """What this module needs of a network (:class:`~nnscratch.training.trainer.DeepNeuralNetwork` is one)."""
+
+    @property
+    def params(self) -> Mapping[str, np.ndarray]: ...
+    @property
+    def history(self) -> list[dict]: ...
+    @property
+    def metadata(self) -> dict: ...
+    @property
+    def best(self) -> dict: ...
+    @property
+    def optimizer(self) -> Optimizer: ...
+    @property
+    def rng(self) -> np.random.Generator: ...
+    @property
+    def training_state(self) -> Any: ...  # a dataclass: the run's loop control
+
+    def training_config(self) -> dict: ...
+
+
+def _model_metadata(net: Checkpointable, kind: str) -> dict:
     from nnscratch._version import __version__
+
     return {
         "kind": kind,
         "nnscratch_version": __version__,
@@ -33,12 +60,12 @@ def _model_metadata(net, kind: str) -> dict:
     }
 
 
-def save_model(net, path: str | Path) -> Path:
+def save_model(net: Checkpointable, path: str | Path) -> Path:
     """Write ``net``'s parameters and metadata to ``path`` atomically."""
     return save_arrays(path, net.params, _model_metadata(net, "model"))
 
 
-def write_checkpoint(net, directory: str | Path, improved: bool) -> Path:
+def write_checkpoint(net: Checkpointable, directory: str | Path, improved: bool) -> Path:
     """Write the full training state to ``directory/last.npz`` (and ``best.npz`` when ``improved``)."""
     directory = Path(directory)
     arrays = dict(net.params)
@@ -50,6 +77,7 @@ def write_checkpoint(net, directory: str | Path, improved: bool) -> Path:
     meta["optimizer_step"] = net.optimizer.t
     meta["rng_state"] = net.rng.bit_generator.state
     meta["best"] = {"value": best["value"], "epoch": best["epoch"], "wait": best["wait"]}
+    meta["training_state"] = dataclasses.asdict(net.training_state)
     last = save_arrays(directory / "last.npz", arrays, meta)
     if improved:
         with open(last, "rb") as src:
@@ -80,6 +108,12 @@ def load_model(cls, path: str | Path):
         raise _fail(path, "its training history is not a list")
     net.history = history
     net.metadata = dict(meta.get("metadata") or {})
+    # a loaded model has no run in progress: continuing it trains no further epochs
+    state = {"run_start": 0, "target_epochs": len(history)}
+    for key in state:  # files written before the loop control left ``metadata``
+        if key in net.metadata:
+            state[key] = net.metadata.pop(key)
+    net.training_state = dataclasses.replace(net.training_state, **state)
     if meta.get("kind") == "checkpoint":
         _restore_training_state(path, net, arrays, meta)
     return net
@@ -109,6 +143,9 @@ def _restore_training_state(path: Path, net, arrays: dict, meta: dict) -> None:
         net.optimizer.load_state_dict({"t": int(meta["optimizer_step"]), "arrays": state})
         net.rng.bit_generator.state = meta["rng_state"]
         best = dict(meta["best"])
+        if "training_state" in meta:
+            state = {k: int(v) for k, v in dict(meta["training_state"]).items()}
+            net.training_state = dataclasses.replace(net.training_state, **state)
     except (KeyError, TypeError, ValueError) as exc:
         raise _fail(path, f"its training state is incomplete ({exc})") from exc
     best_params = {k[len(BEST_PREFIX) :]: v for k, v in arrays.items() if k.startswith(BEST_PREFIX)}

@@ -14,6 +14,7 @@ import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from nnscratch.errors import ModelFileError
 METADATA_KEY = "__metadata__"
 FORMAT_NAME = "nnscratch-model"
 FORMAT_VERSION = 1
+ZIP_MAGIC = b"PK\x03\x04"  # every .npz archive starts with a zip local-file header
 
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], metadata: Mapping) -> Path:
@@ -31,7 +33,7 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], metad
         raise ValueError(f"array name {METADATA_KEY!r} is reserved")
     meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **metadata}
     blob = np.frombuffer(json.dumps(meta, allow_nan=False).encode("utf-8"), dtype=np.uint8)
-    payload = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    payload: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     payload[METADATA_KEY] = blob
     return atomic_write(path, lambda fh: np.savez(fh, **payload))
 
@@ -45,6 +47,10 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != ZIP_MAGIC:  # a .npy array, a text file, a pickle: never let numpy guess what it is
+        raise ModelFileError(f"{path} is not a valid model file: not an nnscratch model file (.npz) at all")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -176,6 +177,8 @@ class AdamW(Adam):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam, AdamW)}
+#: Every name :func:`get_optimizer` accepts: the optimizers and SGD's two momentum variants.
+OPTIMIZER_CHOICES: tuple[str, ...] = (*OPTIMIZERS, "momentum", "nesterov")
 
 
 def get_optimizer(spec: str | Optimizer | Mapping, lr: float | None = None, **kwargs) -> Optimizer:
@@ -192,7 +195,7 @@ def get_optimizer(spec: str | Optimizer | Mapping, lr: float | None = None, **kw
     elif name == "nesterov":
         name, kwargs = "sgd", {"momentum": 0.9, "nesterov": True, **kwargs}
     if name not in OPTIMIZERS:
-        choices = ", ".join(sorted([*OPTIMIZERS, "momentum", "nesterov"]))
+        choices = ", ".join(sorted(OPTIMIZER_CHOICES))
         raise ValueError(f"unknown optimizer {spec!r}; choose one of {choices}")
     if lr is not None:
         kwargs["lr"] = lr
@@ -279,7 +282,7 @@ def get_schedule(spec: str | Schedule | Mapping | None, epochs: int = 10, **kwar
     if isinstance(spec, Schedule):
         return spec
     if isinstance(spec, str):
-        defaults = {
+        defaults: dict[str, dict[str, Any]] = {
             "step": {"step_size": max(1, epochs // 3), "gamma": 0.1},
             "exponential": {"gamma": 0.9},
             "cosine": {"total": max(epochs, 1)},

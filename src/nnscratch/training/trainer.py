@@ -22,14 +22,23 @@ import numpy as np
 
 from nnscratch.errors import TrainingDiverged
 from nnscratch.images.augment import Augmenter
-from nnscratch.inputs import labels_from
+from nnscratch.inputs import check_pixels, labels_from, one_hot
 from nnscratch.network import Network
 from nnscratch.training import checkpoint as ckpt
 from nnscratch.training.callbacks import Callback, EpochLogger
-from nnscratch.training.engines import BatchEngine, fill_inputs, sgd_per_sample_epoch
+from nnscratch.training.engines import BatchEngine, sgd_per_sample_epoch
 from nnscratch.training.optimizers import Optimizer, Schedule, get_optimizer, get_schedule
 
 MONITORS = ("val_loss", "val_accuracy", "loss")
+
+
+@dataclasses.dataclass
+class TrainingState:
+    """Loop control of the current :meth:`DeepNeuralNetwork.train` call: not user metadata, but saved
+    in checkpoints so that a resumed run continues (and schedules its learning rate) bit for bit."""
+
+    run_start: int = 0  # epochs in the history when this run began; the schedule counts from here
+    target_epochs: int = 0  # the run trains up to this epoch number
 
 
 class DeepNeuralNetwork(Network):
@@ -54,7 +63,14 @@ class DeepNeuralNetwork(Network):
         many epochs, and put back the best weights seen.
     verbose : print the tutorial's line per epoch
         (through :class:`~nnscratch.training.callbacks.EpochLogger`).
+
+    ``blas_threads`` (an attribute, 1 by default) is how many threads every BLAS in the process may use
+    while a one-image-at-a-time epoch runs (its products are far too small to share); None leaves the
+    BLAS settings alone. ``metadata`` is the user's: the CLI records the data set and split there, and
+    it is saved with the model; the loop's own state is ``training_state``.
     """
+
+    blas_threads: int | None = 1
 
     def __init__(
         self,
@@ -100,6 +116,7 @@ class DeepNeuralNetwork(Network):
         self.verbose = bool(verbose)
         self.history: list[dict] = []
         self.metadata: dict = {}
+        self.training_state = TrainingState()
         self.best: dict = {"value": None, "epoch": None, "wait": 0, "params": None}
 
     # ------------------------------------------------------------------ training
@@ -126,12 +143,11 @@ class DeepNeuralNetwork(Network):
         after every epoch (``last.npz``, and ``best.npz`` when the monitored value improves); use
         :meth:`resume` to continue from it.
         """
-        self.metadata["run_start"] = len(self.history)  # the schedule counts epochs from here
-        self.metadata["target_epochs"] = len(self.history) + self.epochs
+        self.training_state = TrainingState(len(self.history), len(self.history) + self.epochs)
         return self._fit(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
 
     def _fit(self, x_train, y_train, x_val, y_val, callbacks, checkpoint_dir) -> list[dict]:
-        """Run epochs up to ``metadata["target_epochs"]``."""
+        """Run epochs up to ``training_state.target_epochs``."""
         x_train, labels = self._check_data(x_train, y_train, "training")
         val = None
         if x_val is not None or y_val is not None:
@@ -139,7 +155,7 @@ class DeepNeuralNetwork(Network):
                 raise ValueError("give both x_val and y_val, or neither")
             val = self._check_data(x_val, y_val, "validation")
         callbacks = list(callbacks) if callbacks is not None else ([EpochLogger()] if self.verbose else [])
-        first, last = len(self.history) + 1, int(self.metadata["target_epochs"])
+        first, last = len(self.history) + 1, self.training_state.target_epochs
         for cb in callbacks:
             cb.on_train_begin(self, last, len(labels))
         for epoch in range(first, last + 1):
@@ -185,11 +201,13 @@ class DeepNeuralNetwork(Network):
         y_val: np.ndarray | None = None,
         callbacks: Sequence[Callback] | None = None,
         checkpoint_dir: str | Path | None = None,
+        until: int | None = None,
     ) -> list[dict]:
         """Run the epochs an interrupted :meth:`train` still owed, on a network loaded from its
-        checkpoint (:meth:`resume` loads and calls this); return the history."""
-        self.metadata.setdefault("target_epochs", len(self.history))
-        self.metadata.setdefault("run_start", 0)
+        checkpoint (:meth:`resume` loads and calls this); return the history. ``until`` moves the
+        run's end: train on until the history has that many epochs."""
+        if until is not None:
+            self.training_state = dataclasses.replace(self.training_state, target_epochs=int(until))
         return self._fit(x_train, y_train, x_val, y_val, callbacks, checkpoint_dir)
 
     def _run_epoch(self, epoch, x, labels, val, callbacks) -> dict:
@@ -197,15 +215,27 @@ class DeepNeuralNetwork(Network):
         order = self.rng.permutation(n)
         steps = n if self.uses_per_sample_kernel else math.ceil(n / self.batch_size)
         # progress in epochs since this run's start, for the learning-rate schedule
-        progress = (epoch - 1 - self.metadata.get("run_start", 0)) + np.arange(steps) / steps
+        progress = (epoch - 1 - self.training_state.run_start) + np.arange(steps) / steps
         lrs = np.asarray(self.schedule(progress, self.l_rate), dtype=np.float64)
-        augment = None if self.augment is None else (lambda xb: self.augment(xb, self.rng))
+        aug, rng = self.augment, self.rng
+        augment = None if aug is None else (lambda xb, out: aug(xb, rng, out=out))
         notify = _fan_out(callbacks)
         start = time.perf_counter()
         if self.uses_per_sample_kernel:
-            total = sgd_per_sample_epoch(self, x, labels, order, lrs, augment=augment, on_progress=notify)
+            total = sgd_per_sample_epoch(
+                self,
+                x,
+                labels,
+                order,
+                lrs,
+                augment=augment,
+                on_progress=notify,
+                blas_threads=self.blas_threads,
+            )
         else:
-            total = self._minibatch_epoch(x, labels, order, lrs, augment, notify)
+            total = self._batch_engine().epoch(
+                x, labels, order, lrs, self.optimizer, rng=rng, augment=augment, on_progress=notify
+            )
         elapsed = time.perf_counter() - start
         loss = total / n
         if not math.isfinite(loss) or not all(np.isfinite(W).all() for W in self.Wb):
@@ -219,38 +249,26 @@ class DeepNeuralNetwork(Network):
             logs["val_loss"], logs["val_accuracy"] = self.evaluate(*val)
         return logs
 
-    def _minibatch_epoch(self, x, labels, order, lrs, augment, notify) -> float:
+    def _batch_engine(self) -> BatchEngine:
+        """The mini-batch engine, its buffers made once and reused every batch (rebuilt when the batch
+        size, dropout or L2 changed)."""
         engine = getattr(self, "_engine", None)
         setup = (self.batch_size, self.dropout, self.l2)
         if engine is None or (engine.A[0].shape[0], engine.dropout, engine.l2) != setup:
-            engine = self._engine = BatchEngine(self, *setup)  # buffers made once, reused every batch
-        total, pending = 0.0, 0
-        fuse_sgd = self.optimizer.is_plain_sgd and not self.l2
-        for i, start in enumerate(range(0, len(order), self.batch_size)):
-            idx = order[start : start + self.batch_size]
-            m = len(idx)
-            xb = engine.inputs(m)
-            fill_inputs(x, idx, xb)
-            if augment is not None:
-                xb[...] = augment(np.ascontiguousarray(xb))
-            self.optimizer.lr = float(lrs[i])
-            if fuse_sgd:  # plain SGD: the engine applies the step inside its backward pass
-                total += engine.forward_backward(m, labels[idx], self.rng, sgd_lr=self.optimizer.lr)
-                self.optimizer.t += 1
-            else:
-                total += engine.forward_backward(m, labels[idx], self.rng)
-                self.optimizer.step(self.params, engine.grads)
-            pending += m
-            if notify is not None and (pending >= 1000 or start + m == len(order)):
-                notify(pending)
-                pending = 0
-        return total
+            engine = self._engine = BatchEngine(self, *setup)
+        return engine
+
+    def __getstate__(self) -> dict:
+        """As :meth:`Network.__getstate__`, without the engine's buffers (rebuilt on the next epoch)."""
+        state = super().__getstate__()
+        state.pop("_engine", None)
+        return state
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(mean loss, accuracy) on images ``x`` with labels ``y`` (integer or one-hot)."""
         z = self.logits(x)
         labels = labels_from(y, self.sizes[-1])
-        t = np.eye(self.sizes[-1], dtype=z.dtype)[labels]
+        t = one_hot(labels, self.sizes[-1], z.dtype)
         return float(self.loss.value(z, t)), float(np.mean(z.argmax(axis=1) == labels))
 
     def _track_best(self, logs: dict) -> bool:
@@ -271,12 +289,10 @@ class DeepNeuralNetwork(Network):
         x = np.asarray(x)
         n_in = self.sizes[0]
         if x.ndim < 2 or math.prod(x.shape[1:]) != n_in:
-            raise ValueError(f"{what} images must have shape (n, {n_in}) (or (n, 28, 28)), got {x.shape}")
-        if x.dtype != np.uint8:
-            if not np.issubdtype(x.dtype, np.floating):
-                raise TypeError(f"{what} images must be uint8 pixels or floats in [0, 1], got {x.dtype}")
-            if not np.isfinite(x).all():
-                raise ValueError(f"{what} images contain NaN or infinite values")
+            raise ValueError(
+                f"{what} images must have shape (n, {n_in}) (or (n, h, w) with h·w = {n_in}), got {x.shape}"
+            )
+        check_pixels(x, f"{what} images")
         labels = labels_from(y, self.sizes[-1])
         if len(labels) != len(x):
             raise ValueError(f"{what} data has {len(x)} images but {len(labels)} labels")

@@ -1,5 +1,0 @@
-import sys
-
-from nnscratch.cli import main
-
-sys.exit(main())
