@@ -57,6 +57,7 @@ def test_precision_recall_f1_by_hand():
 
 def test_accuracy_by_hand_and_errors():
     assert accuracy(Y_TRUE, Y_PRED) == 0.5  # positions 0 and 2 agree
+    assert accuracy([1, 2, 3, 4], [1, 2, 3, 0]) == 0.75  # (not the symmetric 0.5 of the case above)
     with pytest.raises(ValueError, match="shape"):
         accuracy([1, 2], [1])
     with pytest.raises(ValueError, match="empty"):
@@ -124,3 +125,36 @@ def test_expected_calibration_error_of_one_sample_and_of_one_hot_style_input():
     # confidences 0.7999999 (just below an edge) and 0.7000001 (just above one) are both in (0.7, 0.8]
     assert expected_calibration_error(np.array([[0.2000001, 0.7999999]]), np.array([1]), 10)[3][7] == 1
     assert expected_calibration_error(np.array([[0.7000001, 0.2999999]]), np.array([0]), 10)[3][7] == 1
+
+
+def test_precision_recall_f1_with_an_absent_class_and_single_predictions():
+    # true 0: predicted 0 twice and 2 once; true 1: predicted 1 once; class 2 never occurs
+    cm = np.array([[2, 0, 1], [0, 1, 0], [0, 0, 0]])
+    precision, recall, f1 = precision_recall_f1(cm)
+    np.testing.assert_array_equal(precision, [1.0, 1.0, 0.0])  # columns: 2 of 2, 1 of 1, 0 of 1
+    np.testing.assert_array_equal(recall, [2 / 3, 1.0, 0.0])  # rows: 2 of 3, 1 of 1, none (0, not NaN)
+    np.testing.assert_allclose(f1, [0.8, 1.0, 0.0])  # 2·1·(2/3)/(5/3) = 0.8; class 2: 0 (P + R = 0)
+
+
+def test_reports_check_labels_and_count_one_sample():
+    with pytest.raises(ValueError, match="labels outside 0..2"):
+        classification_report([0, 5], [0, 1], n_classes=3)
+    assert classification_report([1], [1], n_classes=2).splitlines()[-1] == "accuracy: 1.0000 on 1 samples"
+    assert len(classification_report([1], [1]).splitlines()) == 12  # 10 classes by default
+    text = format_confusion_matrix(np.array([[1, 0], [2, 3]])).splitlines()
+    assert text == ["true\\pred    0    1", "        0    1    0", "        1    2    3"]  # width 5
+    wide = format_confusion_matrix(np.array([[1234567, 0], [0, 1]])).splitlines()
+    assert wide[1] == "        0" + "1234567".rjust(8) + "0".rjust(8)  # one space more than the widest
+
+
+def test_expected_calibration_error_first_bin_and_no_warnings():
+    import warnings
+
+    # three classes, confidence 0.4 (right): with 2 bins it is in the first, (0, 0.5]
+    proba = np.array([[0.4, 0.3, 0.3], [0.1, 0.1, 0.8]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # empty bins give NaN quietly, without a RuntimeWarning
+        ece, conf, acc, counts = expected_calibration_error(proba, np.array([0, 2]), n_bins=4)
+    assert counts.tolist() == [0, 1, 0, 1] and np.isnan(conf[0]) and np.isnan(acc[2])
+    assert ece == pytest.approx((0.6 + 0.2) / 2)  # gaps |1 - 0.4| and |1 - 0.8|
+    assert expected_calibration_error(proba, np.array([0, 2]), n_bins=2)[3].tolist() == [1, 1]

@@ -653,3 +653,16 @@ def test_batch_engine_arguments_and_input_scaling(rng):
     assert numpy_ger(2.0, np.array([1.0, 2.0]), np.array([1.0, 0.0, -1.0]), a) is a
     np.testing.assert_array_equal(a, [[2, 0, -2], [4, 0, -4]])
     assert rank1(False, np.float64) is numpy_ger
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_augmentation_is_applied_to_the_training_batches(batch_size, rng):
+    """The same seed with and without augmentation: the first epoch shuffles alike, so only the augmented
+    images can make the weights differ."""
+    x = rng.integers(0, 256, (32, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 32)
+    options = {"sizes": [784, 8, 10], "epochs": 1, "batch_size": batch_size, "seed": 0, "verbose": False}
+    plain, augmented = DeepNeuralNetwork(**options), DeepNeuralNetwork(**options, augment={"max_shift": 3.0})
+    plain.train(x, y)
+    augmented.train(x, y)
+    assert not np.allclose(plain.params["W1"], augmented.params["W1"])

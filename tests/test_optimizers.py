@@ -225,3 +225,16 @@ def test_optimizer_state_is_per_parameter_in_its_dtype_and_copied():
 def test_adamw_with_zero_decay_is_adam():
     a, b = AdamW(lr=0.1, weight_decay=0.0), Adam(lr=0.1)
     assert run(a, 3) == run(b, 3)
+
+
+def test_defaults_and_the_list_of_choices():
+    assert Exponential().gamma == 0.95 and StepDecay().config() == {
+        "name": "step",
+        "step_size": 10.0,
+        "gamma": 0.1,
+    }
+    assert get_schedule("step", epochs=10).step_size == 3  # whole epochs: 10 // 3
+    with pytest.raises(
+        ValueError, match="unknown optimizer 'rmsprop'; choose one of adam, adamw, momentum, nesterov, sgd"
+    ):
+        get_optimizer("rmsprop")
