@@ -495,8 +495,19 @@ def test_train_accepts_uint8_images_and_28x28_shapes(rng):
 
 
 def test_network_construction_limits_and_configuration():
+    assert Network().config() == {  # the tutorial's network by default
+        "sizes": [784, 128, 64, 10],
+        "l_rate": 0.1,
+        "activation": "sigmoid",
+        "loss": "cross_entropy",
+        "bias": True,
+        "init": "tutorial",
+        "seed": None,
+        "dtype": "float32",
+    }
     for kwargs, message in [
         ({"sizes": [4, 1]}, "at least 2 classes"),
+        ({"sizes": [4, 3, 1]}, "at least 2 classes"),
         ({"sizes": [4, 0, 2]}, "all >= 1"),
         ({"dtype": np.float16}, "dtype must be float32 or float64"),
         ({"l_rate": 0}, "l_rate"),
