@@ -7,7 +7,7 @@ The folders show the architecture, and imports point one way, from the maths up:
 * ``data/``: verified offline-first MNIST and Fashion-MNIST;
 * ``images/``: any picture to an MNIST digit, augmentation;
 * ``evaluation/``: metrics, plots, the HTML report;
-* ``cli/``, ``sklearn``, ``sweep/``: what users run.
+* ``cli/``, ``sklearn``, ``sweep/``, ``web/``: what users run (``models/`` holds the shipped model).
 
 ``DeepNeuralNetwork`` and ``Network`` are imported lazily, so ``import nnscratch.data`` does not load
 the training stack.

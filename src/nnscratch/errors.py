@@ -26,3 +26,7 @@ class TrainingDiverged(NNScratchError, FloatingPointError):
 
 class ImageError(NNScratchError, ValueError):
     """An image given for prediction cannot be read or holds no digit."""
+
+
+class FinetuneError(NNScratchError, ValueError):
+    """Fine-tuning was given unusable digits, labels or options."""

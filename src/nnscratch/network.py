@@ -200,6 +200,51 @@ class Network:
         for key, value in changes.items():
             self.params[key] -= self.l_rate * value
 
+    def layer_values(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """For ONE sample x (n_in,): the pre-activations ``[z_1, ..., z_L]`` and the activations
+        ``[a_0 = x, a_1, ..., a_{L-1}]``.
+
+        The same forward equations as :meth:`forward_pass`, but kept in local lists instead of
+        ``self.cache``, so several threads (a web server) can call it on one network at once.
+        """
+        a = as_float_input(x, self.dtype)
+        if a.shape != (self.sizes[0],):
+            raise ValueError(f"one sample must have {self.sizes[0]} features, got shape {np.shape(x)}")
+        zs: list[np.ndarray] = []
+        activations = [a]
+        for l in range(1, self.n_layers + 1):
+            W, b = self.layer(l)
+            z = W @ a if b is None else W @ a + b
+            zs.append(z)
+            if l < self.n_layers:
+                a = self.activation.forward(z)
+                activations.append(a)
+        return zs, activations
+
+    def input_gradient(self, x: np.ndarray, k: int) -> np.ndarray:
+        """∂z_L[k]/∂x: how much each input pixel pushes the logit of class ``k`` up (or down, < 0).
+
+        The backward pass of :meth:`backward_pass` with the loss replaced by z_L[k], so it starts from
+        ``delta_L = e_k`` (the one-hot vector of class k) and goes one step further than the weights::
+
+            delta_L     = e_k                                  (n_L,)
+            delta_{l-1} = (W_lᵀ · delta_l) ⊙ f'(z_{l-1})        (n_{l-1},)
+            ∂z_L[k]/∂x  = W_1ᵀ · delta_1                        (n_0,)
+
+        For one sample x (n_in,); returns an array of shape (n_in,). Thread-safe like :meth:`layer_values`.
+        """
+        k = int(k)
+        if not 0 <= k < self.sizes[-1]:
+            raise ValueError(f"class k must be in 0..{self.sizes[-1] - 1}, got {k}")
+        zs, activations = self.layer_values(x)
+        delta = np.zeros(self.sizes[-1], dtype=self.dtype)
+        delta[k] = 1.0
+        for l in range(self.n_layers, 1, -1):
+            W, _ = self.layer(l)
+            delta = self.activation.backward(zs[l - 2], activations[l - 1], W.T @ delta)
+        W1, _ = self.layer(1)
+        return W1.T @ delta
+
     def loss_value(self, x: np.ndarray, y: np.ndarray) -> float:
         """Mean loss over a batch (or one sample) of inputs x and targets y (one-hot or labels)."""
         z = self.logits(x)

@@ -18,7 +18,17 @@ from nnscratch.cli.common import ArgumentParser, UsageError, configure_logging, 
 from nnscratch.errors import DataError, NNScratchError
 
 #: Modules of this package that define verbs, in the order ``--help`` lists them.
-COMMAND_MODULES = ("train", "evaluate", "predict", "report", "data", "sweep", "gradcheck")
+COMMAND_MODULES = (
+    "train",
+    "evaluate",
+    "predict",
+    "finetune",
+    "report",
+    "data",
+    "sweep",
+    "gradcheck",
+    "serve",
+)
 
 
 def build_parser() -> ArgumentParser:

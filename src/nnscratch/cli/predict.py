@@ -1,5 +1,10 @@
-"""``nnscratch predict MODEL IMG...``: read handwritten digits (or whatever the model's dataset holds)
+"""``nnscratch predict [MODEL] IMG...``: read handwritten digits (or whatever the model's dataset holds)
 from your own pictures.
+
+The model is ``--model MODEL``, or else the first of two or more arguments unless that is an image
+(a file with an image extension, or a folder without a checkpoint's ``last.npz``), so
+``nnscratch predict model.npz photo.jpg`` keeps working; or else the model shipped with nnscratch, so
+``nnscratch predict photo.jpg`` works on a fresh install.
 
 Every image (files, or folders of images) goes through ``nnscratch.images.preprocess.preprocess_image``,
 the same MNIST-style preprocessing the web app and the Python API use, and the network's top-k classes
@@ -36,9 +41,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "like MNIST: grey levels, dark ink on light paper inverted, cropped to the ink, fitted into 20x20 "
         "and centred by mass in 28x28.",
     )
-    common.model_argument(parser)
+    parser.usage = (
+        "nnscratch predict [-h] [--model MODEL] [--top-k K] [--json] [--show-input DIR] [MODEL] IMG [IMG ...]"
+    )
     parser.add_argument(
-        "images", metavar="IMG", nargs="+", help="image files or folders of images (any format Pillow reads)"
+        "images",
+        metavar="IMG",
+        nargs="+",
+        help="image files or folders of images (any format Pillow reads); without --model, the first of two "
+        "or more arguments is the model unless it is an image file or a folder of images",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="MODEL",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="a model file from `nnscratch train`, or a checkpoint directory (its last.npz) "
+        "[default: the model shipped with nnscratch]",
     )
     parser.add_argument(
         "--top-k", metavar="K", type=common.positive_int, default=3, help="how many likely classes to list"
@@ -82,11 +101,37 @@ def _table(entry: dict[str, Any], word: str) -> str:
     return "\n".join(lines)
 
 
+def _is_image(text: str) -> bool:
+    """An image file (by its extension) or a folder that is not a checkpoint (no last.npz in it)."""
+    from nnscratch.images.preprocess import IMAGE_EXTENSIONS
+
+    path = Path(text)
+    if path.is_dir():
+        return not (path / "last.npz").is_file()
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def choose_model(args: argparse.Namespace) -> None:
+    """Set ``args.model`` and ``args.images``: --model; else the first of two or more arguments unless it
+    is an image (file or folder); else the model shipped with nnscratch."""
+    from nnscratch.models import DEFAULT_MODEL
+
+    args.model = getattr(args, "model", None)
+    first = args.images[0]
+    if args.model is None and len(args.images) == 1 and first.lower().endswith(".npz"):
+        raise NNScratchError(f"no images given after the model {first}")
+    if args.model is None and len(args.images) > 1 and not _is_image(first):
+        args.model, args.images = Path(first), args.images[1:]
+    elif args.model is None:
+        args.model = DEFAULT_MODEL
+
+
 def run(args: argparse.Namespace) -> int:
     """Predict every image; print tables or JSON; return 1 if any image could not be used."""
     from nnscratch.images.preprocess import SIZE, load_images
 
     _require_pillow()
+    choose_model(args)
     if args.show_input is not None:
         common.check_writable_dir(args.show_input, "--show-input")
     net = common.load_model(args.model)

@@ -125,3 +125,50 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class FractionProgress(Callback):
+    """Report progress as the fraction of all samples of all epochs done so far: ``report(0.0 … 1.0)``.
+
+    For callers that show one bar for a whole run (``nnscratch finetune``, the web app)."""
+
+    def __init__(self, report: Callable[[float], None]) -> None:
+        self.report = report
+        self.total = 0
+        self.done = 0
+
+    def on_train_begin(self, net, epochs, n_samples):
+        self.total, self.done = max(1, epochs * n_samples), 0
+
+    def on_progress(self, n):
+        self.done += n
+        self.report(min(1.0, self.done / self.total))
+
+
+class FractionBar:
+    """One tqdm bar for a whole run, fed with the fraction done: ``bar(0.25)``; ``bar.close()`` at the
+    end. It is the ``progress`` argument of :func:`nnscratch.training.finetune.finetune` in the CLI."""
+
+    STEPS = 1000
+
+    def __init__(self, desc: str = "", file=None) -> None:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("progress bars need tqdm: pip install 'nnscratch[cli]'") from exc
+        self.bar = tqdm(
+            total=self.STEPS,
+            desc=desc,
+            leave=False,
+            file=file or sys.stderr,
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+        )
+
+    def __call__(self, fraction: float) -> None:
+        target = round(self.STEPS * min(max(fraction, 0.0), 1.0))
+        if target > self.bar.n:
+            self.bar.update(target - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
