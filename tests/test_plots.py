@@ -261,3 +261,19 @@ def test_missing_matplotlib_names_the_extra(tmp_path: Path, monkeypatch) -> None
     with pytest.raises(NNScratchError, match=r"needs matplotlib.*pip install 'nnscratch\[plots\]'"):
         plots.plot_first_layer_weights(np.ones((4, 784)), tmp_path / "w.png")
     assert not (tmp_path / "w.png").exists()
+
+
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_titles_fit_inside_small_figures(tmp_path, figures, k):
+    """A 2- or 3-class confusion matrix and a 4-unit weights plot keep their whole title in the
+    picture (they were clipped at both sides when the figure was as narrow as its cells)."""
+    plots.plot_confusion_matrix(np.eye(k, dtype=int) * 5 + 1, tmp_path / "cm.png")
+    plots.plot_first_layer_weights(np.random.default_rng(0).normal(size=(4, 784)), tmp_path / "w.png")
+    for fig in figures:
+        renderer = fig._get_renderer()  # the Agg renderer the figure was saved with
+        box = fig.bbox
+        texts = [ax.title for ax in fig.axes if ax.get_title()] + ([fig._suptitle] if fig._suptitle else [])
+        assert texts
+        for text in texts:
+            extent = text.get_window_extent(renderer)
+            assert box.x0 - 0.5 <= extent.x0 and extent.x1 <= box.x1 + 0.5, text.get_text()
