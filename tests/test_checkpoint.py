@@ -191,3 +191,42 @@ def test_save_is_atomic_when_writing_fails(tmp_path, model_file, monkeypatch):
         net.save(model_file)
     assert model_file.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left behind
+
+
+def test_resume_keeps_validating_checkpointing_and_calling_back(tmp_path, rng):
+    """The resumed epochs are validated, checkpointed and reported like the uninterrupted run's."""
+    x, y = data(rng)
+    straight = small_net()
+    straight.train(x, y, x[:64], y[:64])
+    interrupted = small_net()
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train(x, y, x[:64], y[:64], callbacks=[StopAfter(1)], checkpoint_dir=tmp_path)
+    assert len(DeepNeuralNetwork.load(tmp_path / "last.npz").history) == 1
+    seen = []
+
+    class Seen(Callback):
+        def on_epoch_end(self, epoch, logs):
+            seen.append((epoch, logs["val_accuracy"]))
+
+    resumed = DeepNeuralNetwork.resume(tmp_path, x, y, x[:64], y[:64], callbacks=[Seen()])
+    assert seen == [(h["epoch"], h["val_accuracy"]) for h in straight.history[1:]]
+    assert [(h["val_loss"], h["lr"]) for h in resumed.history] == [
+        (h["val_loss"], h["lr"]) for h in straight.history
+    ]
+    last = DeepNeuralNetwork.load(tmp_path / "last.npz")
+    assert len(last.history) == 3 and np.array_equal(last.params["W1"], straight.params["W1"])
+
+
+def test_continue_training_a_finished_model_runs_nothing(tmp_path, rng):
+    """A finished run owes no epochs, also after a save and load; ``until`` asks for more."""
+    x, y = data(rng, 64)
+    net = small_net(epochs=1, schedule="constant")  # (a cosine would have decayed to 0 by epoch 2)
+    net.train(x, y)
+    loaded = DeepNeuralNetwork.load(net.save(tmp_path / "model.npz"))
+    for model in (net, loaded):
+        before = model.get_params()
+        assert len(model.continue_training(x, y)) == 1
+        assert all(np.array_equal(before[k], model.params[k]) for k in before)
+    history = loaded.continue_training(x, y, until=2)
+    assert len(history) == 2 and history[1]["epoch"] == 2
+    assert not np.array_equal(loaded.params["W1"], net.params["W1"])

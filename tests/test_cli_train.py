@@ -28,7 +28,11 @@ TINY = ["--sizes", "784,16,10", "--batch-size", "128", "--lr", "0.5", "--epochs"
 
 
 def test_default_train_one_epoch_learns(mnist_path, tmp_path, capsys):
-    """The tutorial network, pure SGD, one epoch: at least 93 % on the official test set."""
+    """The tutorial network, pure SGD, one epoch (seed 0): at least 95.5 % on the official test set.
+
+    Measured 96.20 % (seeds 1, 2, 3: 96.19, 96.19, 96.24 %): the run-to-run spread is 0.05 points, so
+    float32 rounding differences between machines stay far above the floor, while a change that costs
+    0.7 points of accuracy after one epoch fails."""
     model = tmp_path / "model.npz"
     code = main(
         ["train", "--data-dir", str(mnist_path), "--epochs", "1", "--no-progress", "--save", str(model)]
@@ -43,7 +47,7 @@ def test_default_train_one_epoch_learns(mnist_path, tmp_path, capsys):
     accuracy = float(
         out.split("Test accuracy on the official mnist test set (10000 images): ")[1].split("%")[0]
     )
-    assert accuracy >= 93.0
+    assert accuracy >= 95.5
     net = DeepNeuralNetwork.load(model)
     assert net.sizes == [784, 128, 64, 10] and net.batch_size == 1 and net.activation.name == "sigmoid"
     assert net.metadata["dataset_checksums"]["train-images-idx3-ubyte"] == "6bbc9ace898e44ae57da46a324031adb"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -295,12 +294,9 @@ def test_load_mnist_from_env_with_known_class_counts(mnist_path, monkeypatch) ->
     assert ds.class_counts("train").tolist() == MNIST_TRAIN_COUNTS
     assert ds.class_counts("test").tolist() == MNIST_TEST_COUNTS
     assert ds.checksums == {f.name: f.md5 for f in MNIST.files.values()}
-    start = time.perf_counter()
-    warm = load_mnist()
-    elapsed = time.perf_counter() - start
+    warm = load_mnist()  # from the decoded cache; its speed is measured by benchmarks/bench_data.py
     assert isinstance(warm.x_train, np.memmap) and warm.verified
     assert np.array_equal(warm.x_test, ds.x_test) and np.array_equal(warm.y_train, ds.y_train)
-    assert elapsed < 1.0  # typically ~0.03 s; generous for a loaded shared machine
 
 
 @pytest.mark.skipif(

@@ -13,5 +13,7 @@ def test_tutorial_flow_learns_in_one_epoch(mnist_path, capsys):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     history = module.main(["--epochs", "1", "--data-dir", str(mnist_path)])
-    assert len(history) == 1 and history[0]["val_accuracy"] > 0.93
+    # Unseeded, like the notebook: measured 96.06-96.26 % over six runs (seeds 0-3 and two unseeded).
+    # 95.5 % is 0.56 points below the lowest, about three times the whole observed spread.
+    assert len(history) == 1 and history[0]["val_accuracy"] > 0.955
     assert capsys.readouterr().out.startswith("Epoch: 1, Time Spent: ")

@@ -104,3 +104,137 @@ def test_default_cosine_restarts_with_each_train_call(rng):
     again = net.train(x, y)
     assert len(again) == 4
     assert first == again[-1]["lr"] and 0 < first < 0.1  # decayed within each call, never stuck at 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: SGD(lr=float("inf")), "learning rate"),
+        (lambda: SGD(lr=0.1, momentum=-0.1), "momentum must be in"),
+        (lambda: SGD(lr=0.1, nesterov=True), "nesterov momentum needs momentum > 0"),
+        (lambda: Adam(beta1=1.0), "beta1"),
+        (lambda: Adam(beta1=-0.1), "beta1"),
+        (lambda: Adam(beta2=1.0), "beta2"),
+        (lambda: Adam(eps=0.0), "eps"),
+        (lambda: AdamW(weight_decay=-0.01), "weight_decay"),
+        (lambda: StepDecay(step_size=0), "step_size"),
+        (lambda: StepDecay(gamma=0), "gamma"),
+        (lambda: Exponential(gamma=0.0), "gamma"),
+        (lambda: Exponential(gamma=1.01), "gamma"),
+        (lambda: Cosine(total=0), "total"),
+        (lambda: Cosine(total=5, warmup=-1), "warmup"),
+        (lambda: Cosine(total=5, warmup=5), "warmup"),
+        (lambda: Cosine(total=5, min_lr=-0.1), "min_lr"),
+        (lambda: get_schedule("linear"), "unknown schedule"),
+        (lambda: get_optimizer("rmsprop"), "unknown optimizer"),
+    ],
+)
+def test_bad_optimizer_and_schedule_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_arguments_at_their_limits_are_accepted_and_kept():
+    """The boundary values of every range are valid, and every argument is stored as given."""
+    assert SGD(lr=0.5, momentum=0.0).config() == {
+        "name": "sgd",
+        "lr": 0.5,
+        "momentum": 0.0,
+        "nesterov": False,
+    }
+    assert SGD(lr=0.5, momentum=0.0).is_plain_sgd and not SGD(lr=0.5, momentum=0.5).is_plain_sgd
+    assert SGD(lr=0.5, momentum=0.5, nesterov=True).config()["nesterov"] is True
+    assert Adam(lr=0.2, beta1=0.0, beta2=0.0, eps=1e-3).config() == {
+        "name": "adam",
+        "lr": 0.2,
+        "beta1": 0.0,
+        "beta2": 0.0,
+        "eps": 1e-3,
+    }
+    assert AdamW(lr=0.2, beta1=0.5, beta2=0.6, eps=1e-4, weight_decay=0.0).config() == {
+        "name": "adamw",
+        "lr": 0.2,
+        "beta1": 0.5,
+        "beta2": 0.6,
+        "eps": 1e-4,
+        "weight_decay": 0.0,
+    }
+    assert not Adam().is_plain_sgd and Adam().t == 0 and Adam().state == {}
+    assert StepDecay(step_size=3, gamma=0.2).config() == {"name": "step", "step_size": 3.0, "gamma": 0.2}
+    assert Exponential(gamma=1.0).config() == {"name": "exponential", "gamma": 1.0}
+    assert Cosine(total=4, warmup=0, min_lr=0).config() == {
+        "name": "cosine",
+        "total": 4.0,
+        "warmup": 0.0,
+        "min_lr": 0.0,
+    }
+    assert repr(SGD(lr=0.5)) == "SGD(lr=0.5, momentum=0.0, nesterov=False)"
+    assert repr(Adam(lr=0.5)) == "Adam(lr=0.5, beta1=0.9, beta2=0.999, eps=1e-08)"
+    # names, dicts and instances all build the same thing; explicit arguments override the dict's
+    opt = get_optimizer({"name": "nesterov", "lr": 0.3})
+    assert (opt.momentum, opt.nesterov, opt.lr) == (0.9, True, 0.3)
+    assert get_optimizer({"name": "sgd", "lr": 0.3}, lr=0.7).lr == 0.7
+    assert get_optimizer("ADAM", lr=0.1).name == "adam"
+    same = Adam()
+    assert get_optimizer(same) is same
+
+
+def test_schedule_defaults_and_configs_round_trip():
+    step = get_schedule("step", epochs=9)
+    assert (step.step_size, step.gamma) == (3.0, 0.1)
+    assert get_schedule("step", epochs=2).step_size == 1.0  # never 0
+    assert get_schedule("exponential").gamma == 0.9
+    assert get_schedule("cosine", epochs=0).total == 1.0
+    assert get_schedule("cosine", epochs=8, warmup=2).warmup == 2.0
+    assert get_schedule(None).name == "constant"
+    cos = Cosine(total=10, warmup=1, min_lr=0.01)
+    again = get_schedule(cos.config())
+    assert isinstance(again, Cosine) and again.config() == cos.config()
+    assert get_schedule(cos) is cos
+
+
+def test_schedules_on_arrays_with_a_floor():
+    t = np.array([0.0, 0.5, 1.0, 5.5, 10.0, 12.0])
+    cos = Cosine(total=10, warmup=1, min_lr=0.01)(t, 0.1)
+    # warm-up from 0 to 0.1 over one epoch, then from 0.1 down to min_lr along a cosine; flat after the end
+    expected = [0.0, 0.05, 0.1, 0.01 + 0.5 * 0.09 * (1 + math.cos(math.pi * 0.5)), 0.01, 0.01]
+    np.testing.assert_allclose(cos, expected, atol=1e-12)
+    no_warmup = Cosine(total=4)(np.array([0.0, 1.0, 2.0, 4.0]), 0.2)
+    np.testing.assert_allclose(no_warmup, [0.2, 0.1 * (1 + math.cos(math.pi / 4)), 0.1, 0.0], atol=1e-12)
+    np.testing.assert_allclose(Exponential(gamma=0.5)(np.array([0.0, 1.0, 3.0]), 0.8), [0.8, 0.4, 0.1])
+    np.testing.assert_allclose(get_schedule("constant")(np.zeros(3), 0.3), [0.3, 0.3, 0.3])
+    assert StepDecay(step_size=2.5, gamma=0.1)(2.4, 1.0) == 1.0 and StepDecay(2.5, 0.1)(2.5, 1.0) == 0.1
+
+
+def test_optimizer_state_is_per_parameter_in_its_dtype_and_copied():
+    opt = SGD(lr=0.1, momentum=0.5)
+    params = {"W1": np.ones(2, dtype=np.float32), "b1": np.ones(1, dtype=np.float32)}
+    opt.step(params, {"W1": np.array([1.0, 2.0], dtype=np.float32), "b1": np.array([3.0], dtype=np.float32)})
+    assert sorted(opt.state) == ["v.W1", "v.b1"] and opt.state["v.W1"].dtype == np.float32
+    np.testing.assert_array_equal(opt.state["v.b1"], [3.0])
+    saved = opt.state_dict()
+    assert saved["t"] == 1
+    opt.state["v.W1"][0] = 99.0  # the saved state is a copy ...
+    assert saved["arrays"]["v.W1"][0] == 1.0
+    other = SGD(lr=0.1, momentum=0.5)
+    other.load_state_dict(saved)
+    saved["arrays"]["v.W1"][0] = -5.0  # ... and so is the loaded one
+    assert other.t == 1 and other.state["v.W1"][0] == 1.0
+
+
+def test_adamw_with_zero_decay_is_adam():
+    a, b = AdamW(lr=0.1, weight_decay=0.0), Adam(lr=0.1)
+    assert run(a, 3) == run(b, 3)
+
+
+def test_defaults_and_the_list_of_choices():
+    assert Exponential().gamma == 0.95 and StepDecay().config() == {
+        "name": "step",
+        "step_size": 10.0,
+        "gamma": 0.1,
+    }
+    assert get_schedule("step", epochs=10).step_size == 3  # whole epochs: 10 // 3
+    with pytest.raises(
+        ValueError, match="unknown optimizer 'rmsprop'; choose one of adam, adamw, momentum, nesterov, sgd"
+    ):
+        get_optimizer("rmsprop")

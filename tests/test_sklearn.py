@@ -157,6 +157,27 @@ def test_partial_fit_is_one_uninterrupted_training_run(blobs):
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
 
 
+def test_partial_fit_with_unsorted_string_classes(blobs):
+    """classes given in any order (strings here) are sorted into classes_, and each label keeps its own
+    output unit: the run is the same as with the classes given sorted, and it learns the labels."""
+    X, y = blobs
+    labels = np.array(["zebra", "ant", "moose"])[y]  # blob 0 is "zebra", 1 "ant", 2 "moose"
+    fast = {"batch_size": 32, "learning_rate_init": 0.05}  # 100 % of the training blobs after 3 epochs
+    unsorted = small(**fast).partial_fit(X, labels, classes=["zebra", "moose", "ant"])
+    ordered = small(**fast).partial_fit(X, labels, classes=["ant", "moose", "zebra"])
+    assert unsorted.classes_.tolist() == ["ant", "moose", "zebra"]
+    for key, value in ordered.network_.params.items():
+        np.testing.assert_array_equal(unsorted.network_.params[key], value)
+    for _ in range(4):
+        unsorted.partial_fit(X, labels)
+    predicted = unsorted.predict(X)
+    assert predicted.dtype == labels.dtype and np.mean(predicted == labels) > 0.98
+    proba = unsorted.predict_proba(X)
+    np.testing.assert_array_equal(unsorted.classes_[proba.argmax(axis=1)], predicted)
+    # column k of predict_proba is classes_[k]: "ant" (blob 1) gets column 0
+    assert proba[y == 1, 0].mean() > 0.8 and proba[y == 0, 2].mean() > 0.8
+
+
 def test_warm_start_continues_optimizer_state(blobs):
     X, y = blobs
     once = small(solver="nesterov", tol=0.0, max_iter=6, learning_rate_init=0.05)

@@ -25,9 +25,13 @@ from nnscratch.inputs import labels_from
 DPI = 100
 
 
+#: No figure is narrower than this (inches), so a title fits even over a 3-class matrix or 4 units.
+MIN_WIDTH = 4.4
+
+
 def _figure(width: float, height: float) -> Any:
     Figure = require("matplotlib.figure", "plots", "drawing plots").Figure
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    return Figure(figsize=(max(width, MIN_WIDTH), height), dpi=DPI, layout="constrained")
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
@@ -97,7 +101,7 @@ def plot_confusion_matrix(
     k = cm.shape[0]
     labels = [str(i) for i in range(k)] if labels is None else [str(s) for s in labels]
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    fig = _figure(1.0 + 0.62 * k, 0.4 + 0.55 * k)
+    fig = _figure(1.0 + 0.62 * k, max(0.4 + 0.55 * k, 3.6))  # square cells: the height sets the width
     ax = fig.subplots()
     image = ax.imshow(share, cmap="Blues", norm=PowerNorm(0.5, vmin=0.0, vmax=1.0))
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
@@ -111,7 +115,7 @@ def plot_confusion_matrix(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     correct = int(np.trace(cm))
-    ax.set_title(f"Confusion matrix ({correct} of {int(cm.sum())} correct)")
+    ax.set_title(f"Confusion matrix ({correct} of {int(cm.sum())} correct)", fontsize=12 if k >= 6 else 10)
     return _save(fig, path)
 
 
