@@ -234,7 +234,7 @@ def run_train(args) -> int:
     )
     print(
         f"network {'-'.join(map(str, net.sizes))}, {net.activation.name}, {net.loss.name}, "
-        f"{net.optimizer!r}, batch size {net.batch_size}, {net.epochs} epochs"
+        f"{net.optimizer!r}, batch size {net.batch_size}, {net.epochs} epoch{'s' if net.epochs != 1 else ''}"
     )
     if not _fit(net, args, (x_tr, y_tr, x_val, y_val), checkpoint_dir):
         return 130

@@ -6,7 +6,8 @@ grey paper in dim light (ink near grey level 30 on paper near 120) is as clear a
 So nothing here compares grey levels with fixed values; everything is measured against the paper:
 
 1. **The paper's level.** Pictures up to :data:`SMALL` pixels a side are digit fields already (MNIST
-   itself, small drawings): their paper is one level, the median of the border. In larger pictures
+   itself, small drawings): their paper is one level, the median of the border; so is a picture whose
+   border does not vary at all (a drawing on a canvas: no light to model). In other larger pictures
    (photos) the level is a smooth surface, a polynomial of degree :data:`DEGREE` in x and y, fitted to
    the medians of the cells of a grid (at most :data:`GRID` cells along the longer side), leaving out
    the cells that stand out from it (more than :data:`FIT_CUT` robust deviations; the ink) and
@@ -146,8 +147,10 @@ def relative_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """``(rel, scale, sigma)``: the ink as a fraction of the paper's brightness (steps 1–3 of the module
     docstring; may be negative where the paper is lighter than its level), the paper's brightness
     ``scale`` it is relative to (``rel * scale`` is the absolute difference), and the paper's noise."""
-    if max(gray.shape) <= SMALL:
-        level: np.ndarray | float = float(np.median(_border(gray)))
+    border = _border(gray)
+    one_level = max(gray.shape) <= SMALL or float(border.min()) == float(border.max())
+    if one_level:  # a digit field, or paper with no variation at all (a drawing): nothing to model
+        level: np.ndarray | float = float(np.median(border))
         dark = _is_dark_ink(gray, level)
     else:
         cells, cell = _cells(gray)
@@ -160,7 +163,7 @@ def relative_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         scale = np.maximum(np.maximum(1.0 - np.asarray(level), np.asarray(level)), MIN_LEVEL)
         rel = (gray - level) / scale
     scale = np.broadcast_to(scale, gray.shape)
-    if max(gray.shape) <= SMALL:
+    if one_level:
         return rel.astype(np.float32), scale, _mad_sigma(rel)
     rel = _remove_rules(rel)
     quantum = 0.5 / 255.0 / float(np.median(scale))  # 8-bit steps: flat JPEG paper has no MAD
