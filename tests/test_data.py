@@ -387,3 +387,16 @@ def test_train_test_split_stratify_keeps_class_shares() -> None:
     y_odd = np.repeat(np.arange(3), [5, 5, 5])
     _, _, _, y_te4 = train_test_split(np.arange(15), y_odd, test_size=4, stratify=y_odd)
     assert len(y_te4) == 4 and np.bincount(y_te4, minlength=3).max() == 2
+
+
+def test_nnscratch_data_holding_another_dataset_says_how_to_load_this_one(tmp_path, tiny, monkeypatch):
+    """$NNSCRATCH_DATA set to the MNIST folder (as the offline error suggests) and Fashion-MNIST asked
+    for: the error says how to load the dataset asked for, not only which dataset the files are."""
+    other = make_tiny(name="tiny-fashion", seed=9)
+    monkeypatch.setitem(REGISTRY, other.spec.name, other.spec)
+    monkeypatch.setenv(ENV_VAR, str(tiny.write(tmp_path / "tiny")))
+    with pytest.raises(DataError) as info:
+        load_dataset("tiny-fashion", download=False)
+    message = str(info.value)
+    assert "these are the tiny files, not tiny-fashion" in message
+    assert "to load tiny-fashion, unset it or pass --data-dir DIR" in message

@@ -63,9 +63,14 @@ def _load_named(spec: DatasetSpec, how: str, directory: Path, *, verify: bool, w
     try:
         ds = load_dir(spec, directory, verify=verify, write_cache=write_cache)
     except SourceError as exc:
+        hint = "a named directory is the only source tried"
+        if how == f"${ENV_VAR}":  # one variable for every dataset: say how to load another one
+            hint += (
+                f"; ${ENV_VAR} names one dataset's directory: to load {spec.name}, unset it or pass "
+                f"--data-dir DIR (data_dir=DIR in Python) with the {spec.name} files"
+            )
         raise DataError(
-            f"cannot load dataset {spec.name!r} from {directory} ({how}): {exc}; "
-            "a named directory is the only source tried"
+            f"cannot load dataset {spec.name!r} from {directory} ({how}): {exc}; {hint}"
         ) from None
     if not ds.verified:
         log.warning("using %s from %s although its checksums do not match", spec.name, directory)
