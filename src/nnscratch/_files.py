@@ -1,4 +1,6 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename it over the target.
+"""Files: atomic writes, and the sha256 of a file's bytes as stored.
+
+Atomic writes: write to a temporary file beside the target, then rename it over the target.
 
 Every file nnscratch writes (model files, checkpoints, decoded data caches, downloads, plots, reports,
 sweep results) goes through here, so a crash never leaves a half-written file behind: either the old
@@ -8,6 +10,7 @@ file is still there, or the complete new one is.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -42,3 +45,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
             os.unlink(tmp)
         raise
     return path
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 (hex) of a file's bytes as stored, gzipped or not: the fingerprint of a data source or of
+    the model a fine-tune started from."""
+    digest = hashlib.sha256()
+    with open(Path(path), "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

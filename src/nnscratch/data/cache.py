@@ -23,8 +23,8 @@ from typing import Literal
 
 import numpy as np
 
-from nnscratch._files import atomic_write
-from nnscratch.data.digests import mismatch, stored_sha256
+from nnscratch._files import atomic_write, file_sha256
+from nnscratch.data.digests import mismatch
 from nnscratch.data.idx import array_digests
 from nnscratch.data.registry import FileSpec
 
@@ -48,7 +48,7 @@ def _fingerprint(source: Path, size: int | None = None) -> dict[str, int | str] 
     actual = source.stat().st_size
     if size is not None and actual != size:
         return None
-    return {"size": actual, "stored_sha256": stored_sha256(source)}
+    return {"size": actual, "stored_sha256": file_sha256(source)}
 
 
 def _source_key(source: Path) -> str:

@@ -9,13 +9,9 @@ read from disk, downloaded, rebuilt from the PyPI wheel's CSVs or kept as a deco
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from nnscratch.data.registry import FileSpec
-
-_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -60,12 +56,3 @@ def mismatch(digests: Digests, expected: FileSpec) -> str | None:
     if digests.sha256 != expected.sha256:
         return f"the decompressed file has sha256 {digests.sha256}, expected {expected.sha256}"
     return None
-
-
-def stored_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes as stored (gzipped or not): the cheap fingerprint of a verified source."""
-    h = hashlib.sha256()
-    with open(Path(path), "rb") as fh:
-        while block := fh.read(_BLOCK):
-            h.update(block)
-    return h.hexdigest()

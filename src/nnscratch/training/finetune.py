@@ -30,7 +30,6 @@ set: see ``benchmarks/tune_finetune.py`` and the README.
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from nnscratch._files import file_sha256
 from nnscratch.errors import FinetuneError, TrainingDiverged
 from nnscratch.network import Network
 from nnscratch.training.callbacks import FractionProgress
@@ -341,15 +341,6 @@ def _verdict(result: FinetuneResult) -> tuple[bool, str]:
             "limit; try fewer epochs, a smaller learning rate or more replayed MNIST digits"
         )
     return True, f"{change} (change {-drop:+.2f} points, limit -{result.max_drop:g})"
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _record(tuned: Network, result: FinetuneResult, source: str | Path | None) -> None:
