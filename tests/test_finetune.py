@@ -362,10 +362,16 @@ def test_cli_bad_recipe_value_is_a_usage_error(capsys, base_model, style_dir, tm
 @pytest.mark.parametrize(
     ("module", "allowed"),
     [
-        # _files: the base layer under the maths (atomic writes, file checksums), as for checkpoint.py
+        # _files: the base layer (atomic writes, file checksums); inputs: the maths' one pixel rule
         (
             "training/finetune.py",
-            ("nnscratch._files", "nnscratch.errors", "nnscratch.network", "nnscratch.training."),
+            (
+                "nnscratch._files",
+                "nnscratch.errors",
+                "nnscratch.inputs",
+                "nnscratch.network",
+                "nnscratch.training.",
+            ),
         ),
         ("images/folders.py", ("nnscratch.errors", "nnscratch.images.")),
     ],

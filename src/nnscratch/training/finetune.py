@@ -41,6 +41,7 @@ import numpy as np
 
 from nnscratch._files import file_sha256
 from nnscratch.errors import FinetuneError, TrainingDiverged
+from nnscratch.inputs import scale_pixels
 from nnscratch.network import Network
 from nnscratch.training.callbacks import FractionProgress
 from nnscratch.training.trainer import DeepNeuralNetwork
@@ -232,7 +233,7 @@ def _user_data(net: Network, images, labels) -> tuple[np.ndarray, np.ndarray]:
         if not np.isfinite(x).all():
             raise FinetuneError("images contain NaN or infinite values")
     x = x.reshape(len(x), n_in)
-    x = (x / 255.0 if x.dtype == np.uint8 else x).astype(net.dtype)
+    x = scale_pixels(x, net.dtype)
     y = np.asarray(labels)
     if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
         raise FinetuneError(f"labels must be {len(x)} whole numbers (one per image), got shape {y.shape}")
@@ -317,7 +318,7 @@ def _training_set(x, y, replay, recipe, rng, augment) -> tuple[np.ndarray, np.nd
         rx, ry = replay
         pick = rng.choice(len(rx), size=n_replay, replace=n_replay > len(rx))
         chosen = rx[pick].reshape(n_replay, -1)
-        xs.append((chosen / 255.0 if chosen.dtype == np.uint8 else chosen).astype(x.dtype))
+        xs.append(scale_pixels(chosen, x.dtype))
         ys.append(np.asarray(ry)[pick].astype(np.intp))
     return np.concatenate(xs), np.concatenate(ys)
 
