@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from nnscratch import __version__
+from nnscratch.inputs import scale_pixels
 from nnscratch.web import schemas
 from nnscratch.web.bodies import (
     MAX_BODY_BYTES,
@@ -129,7 +130,7 @@ def _add_reading_routes(app: FastAPI, holder: ModelHolder, mnist: LocalMnist) ->
     def test_digit(index: int | None = Query(None, ge=0, description="which test image; random if left out")):
         index, image, label = mnist.test_digit(index)
         model = holder.current
-        result = analyse(model, image_from_pixels(image.astype(np.float32) / 255.0))
+        result = analyse(model, image_from_pixels(scale_pixels(image)))
         return JSONResponse({"index": index, "label": label, **result})
 
 
