@@ -152,10 +152,7 @@ class FractionBar:
     STEPS = 1000
 
     def __init__(self, desc: str = "", file=None) -> None:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("progress bars need tqdm: pip install 'nnscratch[cli]'") from exc
+        tqdm = require("tqdm.auto", "cli", "a progress bar").tqdm  # MissingDependency is an ImportError
         self.bar = tqdm(
             total=self.STEPS,
             desc=desc,
