@@ -105,6 +105,20 @@ def test_bad_model_files_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "784" in err
 
 
+def test_a_checkpoint_directory_is_read_like_the_other_verbs_read_it(tmp_path, capsys):
+    """``serve runs/a`` loads runs/a/last.npz, as evaluate, predict, report and finetune do."""
+    from nnscratch import DeepNeuralNetwork
+
+    (tmp_path / "empty").mkdir()
+    assert main(["serve", str(tmp_path / "empty")]) == 1
+    assert "folder without a checkpoint (last.npz)" in capsys.readouterr().err
+    (tmp_path / "run").mkdir()
+    DeepNeuralNetwork(sizes=[10, 4, 3], seed=0).save(tmp_path / "run" / "last.npz")
+    assert main(["serve", str(tmp_path / "run")]) == 1  # read, then refused: it cannot read 28x28 drawings
+    err = capsys.readouterr().err
+    assert "last.npz expects 10 inputs" in err and "does not exist" not in err
+
+
 def test_real_server_answers_then_stops_on_ctrl_c(tmp_path):
     from nnscratch import DeepNeuralNetwork
 

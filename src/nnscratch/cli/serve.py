@@ -51,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         type=Path,
         default=None,
-        help="model file written by 'nnscratch train --save' (default: the model shipped with nnscratch)",
+        help="model file written by 'nnscratch train --save', or a checkpoint directory (its last.npz) "
+        "(default: the model shipped with nnscratch)",
     )
     parser.add_argument(
         "--host",
@@ -126,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
 
     from nnscratch.web import create_app
 
+    model = None if args.model is None else common.resolve_model(args.model)  # as evaluate/predict/report
     app = create_app(
-        args.model, data_dir=args.data_dir, corrections_dir=args.corrections_dir, models_dir=args.models_dir
+        model, data_dir=args.data_dir, corrections_dir=args.corrections_dir, models_dir=args.models_dir
     )
     if not is_loopback(args.host):
         print(
