@@ -392,3 +392,22 @@ def test_imports_point_one_way(module, allowed):
     ours = {name for name in names if name.startswith("nnscratch")}
     bad = sorted(n for n in ours if not any(n == a.rstrip(".") or n.startswith(a) for a in allowed))
     assert ours and not bad, bad
+
+
+def test_a_missing_tqdm_is_said_once_instead_of_the_bar(monkeypatch, capsys):
+    """On a terminal without tqdm, finetune says how to get the bar, as train does, and runs without."""
+    import argparse
+    import io
+    import sys
+
+    from nnscratch.cli import finetune as finetune_cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    args = argparse.Namespace(progress=True, json=False)
+    assert finetune_cli._progress(args) is None
+    assert sys.stderr.getvalue() == "(install tqdm, `pip install nnscratch[cli]`, for a progress bar)\n"

@@ -286,6 +286,11 @@ _handler = _StderrHandler()
 _handler.setFormatter(logging.Formatter("%(message)s"))
 
 
+def say_no_progress_bar() -> None:
+    """The one line a verb prints when a progress bar was wanted but tqdm is missing."""
+    print("(install tqdm, `pip install nnscratch[cli]`, for a progress bar)", file=sys.stderr)
+
+
 def configure_logging() -> None:
     """nnscratch's messages (downloads, data sources) to stderr, so stdout carries only results;
     libraries' chatter (matplotlib's font cache, ...) kept out."""

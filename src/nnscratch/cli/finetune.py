@@ -143,6 +143,7 @@ def _progress(args: argparse.Namespace):
 
         return FractionBar("fine-tuning")
     except ImportError:
+        common.say_no_progress_bar()
         return None
 
 

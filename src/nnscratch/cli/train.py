@@ -341,7 +341,7 @@ def _callbacks(args) -> list:
         try:
             return [ProgressBar(style=args.log_format)]
         except ImportError:
-            print("(install tqdm, `pip install nnscratch[cli]`, for a progress bar)", file=sys.stderr)
+            common.say_no_progress_bar()
     return [EpochLogger(style=args.log_format)]
 
 
