@@ -30,9 +30,10 @@ from nnscratch.training.presets import build_network  # noqa: E402
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
-def run_seed(preset: str, seed: int, data) -> dict:
+def run_seed(preset: str, seed: int, data, dataset: str = "mnist") -> dict:
+    """Train preset ``preset`` (its ``dataset`` recipe) with ``seed``; epochs, time and accuracies."""
     x_tr, y_tr, x_val, y_val, x_test, y_test = data
-    net = build_network(preset, seed=seed, verbose=False)
+    net = build_network(preset, dataset, seed=seed, verbose=False)
     start = time.perf_counter()
     history = net.train(x_tr, y_tr, x_val, y_val)
     seconds = time.perf_counter() - start
@@ -43,6 +44,20 @@ def run_seed(preset: str, seed: int, data) -> dict:
         "val_accuracy": history[-1]["val_accuracy"],
         "test_accuracy": net.compute_accuracy(x_test, y_test),
     }
+
+
+def seed_table(rows: list[dict]) -> list[str]:
+    """The markdown table of :func:`run_seed` results, one row per seed (the caller adds the summary)."""
+    lines = [
+        "| seed | epochs | training time | validation accuracy | test accuracy |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['seed']} | {r['epochs']} | {r['train_seconds']:.1f} s | {100 * r['val_accuracy']:.2f}% "
+            f"| {100 * r['test_accuracy']:.2f}% |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,13 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         "std_test_accuracy": statistics.stdev(accs) if len(accs) > 1 else 0.0,
         "max_train_seconds": max(r["train_seconds"] for r in rows),
     }
-    print("| seed | epochs | training time | validation accuracy | test accuracy |")
-    print("|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(
-            f"| {r['seed']} | {r['epochs']} | {r['train_seconds']:.1f} s | {100 * r['val_accuracy']:.2f}% "
-            f"| {100 * r['test_accuracy']:.2f}% |"
-        )
+    print("\n".join(seed_table(rows)))
     print(
         f"| mean ± std | | ≤ {summary['max_train_seconds']:.1f} s | | "
         f"{100 * summary['mean_test_accuracy']:.2f} ± {100 * summary['std_test_accuracy']:.2f}% |"

@@ -30,6 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from bench_best import run_seed, seed_table  # noqa: E402
 from nnscratch.cli.train import split_data  # noqa: E402
 from nnscratch.data import load_dataset  # noqa: E402
 from nnscratch.training.presets import build_network  # noqa: E402
@@ -102,29 +103,13 @@ def search(data, epochs: int, only: list[int] | None = None) -> list[dict]:
 
 def final(data, seeds: list[int]) -> dict:
     """The chosen recipe over ``seeds``: validation and (once) test accuracy, beside the baselines."""
-    x_tr, y_tr, x_val, y_val, x_test, y_test = data
     rows = []
     for seed in seeds:
-        net, history, seconds = _train({}, seed, x_tr, y_tr, x_val, y_val)
-        rows.append(
-            {
-                "seed": seed,
-                "epochs": len(history),
-                "train_seconds": seconds,
-                "val_accuracy": history[-1]["val_accuracy"],
-                "test_accuracy": net.compute_accuracy(x_test, y_test),
-            }
-        )
+        rows.append(run_seed("best", seed, data, dataset="fashion-mnist"))
         print(f"seed {seed}: test {100 * rows[-1]['test_accuracy']:.2f}%", file=sys.stderr, flush=True)
     accs = [r["test_accuracy"] for r in rows]
     mean, std = statistics.mean(accs), (statistics.stdev(accs) if len(accs) > 1 else 0.0)
-    print("| seed | epochs | training time | validation accuracy | test accuracy |")
-    print("|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(
-            f"| {r['seed']} | {r['epochs']} | {r['train_seconds']:.1f} s | {100 * r['val_accuracy']:.2f}% "
-            f"| {100 * r['test_accuracy']:.2f}% |"
-        )
+    print("\n".join(seed_table(rows)))
     print(f"| mean ± std | | | | {100 * mean:.2f} ± {100 * std:.2f}% |")
     print()
     print("| Fashion-MNIST benchmark (published, test accuracy) | |")
