@@ -244,6 +244,27 @@ def test_ctrl_c_without_checkpoints_says_nothing_was_saved(mnist_path, tmp_path)
     assert not (tmp_path / "model.npz").exists()
 
 
+def test_ctrl_c_inside_an_eval_still_exits_130(mnist_path, tmp_path):
+    """CPython marks a KeyboardInterrupt that passes through an ``eval``/``exec`` of a string (as inside
+    NumPy's and SciPy's imports) as unhandled, and kills the process with SIGINT at exit (-2) although
+    ``train`` caught it and said what was kept. The CLI must still exit 130. Seen in CI: a Ctrl-C landed
+    in SciPy's first import, which then ran inside epoch 1. Run with ``-m`` as ``python -m nnscratch``
+    is: a script run as a file exits through another path, which does not look at that mark."""
+    script = tmp_path / "interrupt_in_exec.py"
+    script.write_text(
+        "import sys\n"
+        "from nnscratch.cli import main\n"
+        "from nnscratch.training import trainer\n"
+        "trainer.import_fast_kernels = lambda: exec('raise KeyboardInterrupt')\n"
+        f"sys.exit(main({['train', '--data-dir', str(mnist_path), *TINY, '--no-save', '--no-progress']!r}))\n"
+    )
+    argv = [sys.executable, "-m", script.stem]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    assert proc.returncode == 130, proc.stderr[-800:]
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("nnscratch: interrupted; nothing was saved")
+
+
 def test_ctrl_c_closes_the_progress_bar_before_saying_what_was_kept(mnist_path, tmp_path):
     """On a terminal: the bar is drawn on stderr; after Ctrl-C the message starts a clean line."""
     pytest.importorskip("tqdm")

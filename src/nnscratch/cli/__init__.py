@@ -70,6 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nnscratch: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _forget_interrupt()  # also after a Ctrl-C that train, sweep or serve handled themselves
+
+
+def _forget_interrupt() -> None:
+    """A Ctrl-C that was handled must not kill the process at exit. CPython (3.8 to 3.13) marks a
+    KeyboardInterrupt as unhandled whenever it leaves an ``eval``/``exec`` of a string on its way to a
+    handler (NumPy's and SciPy's imports run such code), and ``python -m nnscratch`` then kills itself
+    with SIGINT at exit instead of exiting 130. Every ``eval`` of a string clears that mark first."""
+    eval("None")
 
 
 def _quiet_broken_pipe() -> int:

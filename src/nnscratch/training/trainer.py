@@ -26,7 +26,7 @@ from nnscratch.inputs import check_pixels, labels_from, one_hot
 from nnscratch.network import Network
 from nnscratch.training import checkpoint as ckpt
 from nnscratch.training.callbacks import Callback, EpochLogger
-from nnscratch.training.engines import BatchEngine, sgd_per_sample_epoch
+from nnscratch.training.engines import BatchEngine, import_fast_kernels, sgd_per_sample_epoch
 from nnscratch.training.optimizers import Optimizer, Schedule, get_optimizer, get_schedule
 
 MONITORS = ("val_loss", "val_accuracy", "loss")
@@ -156,6 +156,7 @@ class DeepNeuralNetwork(Network):
             val = self._check_data(x_val, y_val, "validation")
         callbacks = list(callbacks) if callbacks is not None else ([EpochLogger()] if self.verbose else [])
         first, last = len(self.history) + 1, self.training_state.target_epochs
+        import_fast_kernels()
         for cb in callbacks:
             cb.on_train_begin(self, last, len(labels))
         for epoch in range(first, last + 1):
