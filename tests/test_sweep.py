@@ -331,3 +331,52 @@ def test_a_preset_in_a_sweep_takes_the_dataset_s_own_recipe():
     fashion = {k: v for k, v in preset_options("best", "fashion-mnist").items() if k != "seed"}
     assert base("fashion-mnist") == fashion
     assert base("fashion-mnist") != base("mnist")  # digit augmentation is not used on clothes
+
+
+TINY_SWEEP = """
+name = "tiny"
+seeds = [0]
+[data]
+train_size = 300
+test_size = 100
+[base]
+sizes = [784, 16, 10]
+epochs = 1
+"""
+
+
+def test_earlier_results_are_never_replaced_silently(mnist_path, tmp_path, monkeypatch, capsys):
+    """--out DIR with results in it needs --force; the default sweeps/<name> is replaced, said up front;
+    a sweep interrupted before any run finished writes nothing over what was there."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_SWEEP)
+    base = ["sweep", str(config), "--data-dir", str(mnist_path)]
+    assert main([*base, "--out", "kept"]) == 0
+    before = (tmp_path / "kept" / "results.json").read_text()
+    capsys.readouterr()
+    assert main([*base, "--out", "kept"]) == 2
+    err = capsys.readouterr().err
+    assert err == "nnscratch: error: --out kept holds an earlier sweep's results; pass --force to replace them\n"
+    assert (tmp_path / "kept" / "results.json").read_text() == before
+    assert main([*base, "--out", "kept", "--force"]) == 0
+    assert json.loads((tmp_path / "kept" / "results.json").read_text())["started"] >= json.loads(before)["started"]
+
+    assert main(base) == 0
+    assert "replace" not in capsys.readouterr().err  # nothing there yet
+    assert main(base) == 0
+    default = Path("sweeps") / "tiny"
+    assert f"(the results will replace those in {default}; --out DIR keeps them)" in capsys.readouterr().err
+
+    import nnscratch.cli.sweep as cli_sweep
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_sweep, "_run", interrupted)
+    kept = (tmp_path / default / "results.csv").read_bytes()
+    assert main(base) == 130
+    assert capsys.readouterr().err.endswith(
+        "nnscratch: interrupted before any run finished; nothing was written\n"
+    )
+    assert (tmp_path / default / "results.csv").read_bytes() == kept

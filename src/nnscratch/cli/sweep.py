@@ -54,7 +54,14 @@ def register(subparsers) -> None:
         metavar="N",
         help="start a local Dask cluster of N single-threaded worker processes",
     )
-    p.add_argument("--out", type=Path, metavar="DIR", help="output directory [sweeps/<name>]")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output directory [sweeps/<name>, whose earlier results are replaced; "
+        "a folder named here is never overwritten without --force]",
+    )
+    p.add_argument("--force", action="store_true", help="replace the results already in --out DIR")
     common.add_data_dir_option(p)
     p.set_defaults(handler=run_sweep_command)
 
@@ -93,14 +100,27 @@ def _run(args, sweep, data, finished: list[dict]) -> str:
     return backend
 
 
+def _check_out(args, name: str) -> Path:
+    """The output folder, checked before any run: writable, and earlier results are replaced only in
+    the default folder (said up front) or with --force."""
+    out = args.out or Path("sweeps") / name
+    common.check_writable_dir(out, "--out")
+    if not (out / "results.json").exists():
+        return out
+    if args.out is None:
+        print(f"(the results will replace those in {out}; --out DIR keeps them)", file=sys.stderr)
+    elif not args.force:
+        raise common.UsageError(f"--out {out} holds an earlier sweep's results; pass --force to replace them")
+    return out
+
+
 def run_sweep_command(args) -> int:
     """Run the sweep, write and print its results; 1 if a run failed, 130 if interrupted."""
     from nnscratch.sweep.report import markdown_table, summarize, write_results
     from nnscratch.sweep.runner import load_arrays, load_sweep
 
     sweep = load_sweep(args.config)
-    out = args.out or Path("sweeps") / sweep.name
-    common.check_writable_dir(out, "--out")
+    out = _check_out(args, sweep.name)
     data, data_info = load_arrays(sweep.dataset, args.data_dir, sweep.train_size, sweep.test_size)
     n_runs = len(sweep.configs) * len(sweep.seeds)
     print(
@@ -115,6 +135,9 @@ def run_sweep_command(args) -> int:
         backend = _run(args, sweep, data, finished)
     except KeyboardInterrupt:
         interrupted, backend = True, "interrupted"
+    if interrupted and not finished:
+        print("nnscratch: interrupted before any run finished; nothing was written", file=sys.stderr)
+        return 130
     order = {(r["config"], r["seed"]): i for i, r in enumerate(sweep.runs())}
     results = sorted(finished, key=lambda r: order[(r["config"], r["seed"])])
     info = {
