@@ -427,6 +427,9 @@ def test_help_shows_only_meaningful_defaults_and_no_markup(verb, capsys):
         assert "(default: 3)" in text  # a real default is still shown
     if verb == "sweep":
         assert "(default: 1)" in text  # even one that equals True
+    if verb == "train":  # a preset's value on a dataset with its own variant of it is shown too
+        augment = "".join(text[text.index("--augment, --no-augment") :].split("\n  -")[0].split())
+        assert augment.endswith("[tutorial:off,best:on;bestonfashion-mnist:off]"), augment
 
 
 # ---------------------------------------------------------------------------- 10. and issue 9's bugs

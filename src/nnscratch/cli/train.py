@@ -17,7 +17,7 @@ import numpy as np
 from nnscratch.cli import common
 from nnscratch.cli._resume import SPLIT_DEFAULTS, kept, resume
 from nnscratch.cli.common import UsageError
-from nnscratch.training.presets import PRESETS, build_network
+from nnscratch.training.presets import DATASET_PRESETS, PRESETS, build_network
 
 SPLITS = ("official", "tutorial")
 #: Options whose default comes from the preset; absent from ``args`` unless typed.
@@ -65,6 +65,12 @@ def _preset_help(text: str, key: str) -> str:
     """Help text ending with the value each preset gives ``key``."""
     values = ", ".join(
         f"{name}: {_show(o.get(key), key)}" for name, o in sorted(PRESETS.items(), reverse=True)
+    )
+    values += "".join(
+        f"; {name} on {dataset}: {_show(recipe.get(key), key)}"
+        for dataset, variants in sorted(DATASET_PRESETS.items())
+        for name, recipe in sorted(variants.items())
+        if _show(recipe.get(key), key) != _show(PRESETS[name].get(key), key)
     )
     return f"{text} [{values}]"
 
