@@ -163,7 +163,7 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping:
             X, x_val, labels, y_val = self._validation_split(X, labels)
         self._no_improvement_count = 0
-        self._best_params = None
+        self._best_params: dict[str, np.ndarray] | None = None
         converged = False
         for epoch in range(self.max_iter):
             self._epoch(X, labels, x_val, y_val, epoch)
@@ -206,7 +206,7 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         hidden = self.hidden_layer_sizes
         hidden = [hidden] if isinstance(hidden, numbers.Integral) else list(hidden)
-        if not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden):
+        if not all(isinstance(h, numbers.Integral) and int(h) >= 1 for h in hidden):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
         choices = {
             "activation": ACTIVATIONS,
@@ -269,9 +269,10 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         self.n_outputs_ = len(classes)
         self.out_activation_ = "softmax"
         self.loss_curve_: list[float] = []
-        self.best_loss_ = None if self.early_stopping else np.inf
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
+        # as MLPClassifier: the loss is tracked without early stopping, validation scores with it
+        self.best_loss_: float | None = None if self.early_stopping else np.inf
+        self.validation_scores_: list[float] | None = [] if self.early_stopping else None
+        self.best_validation_score_: float | None = -np.inf if self.early_stopping else None
         self.n_iter_ = 0
         self.t_ = 0
 
@@ -299,8 +300,10 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         self._base_lr = float(self.learning_rate_init)
 
     def _seed(self) -> int | None:
-        if self.random_state is None or isinstance(self.random_state, numbers.Integral):
-            return self.random_state
+        if self.random_state is None:
+            return None
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
@@ -343,23 +346,25 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         self.t_ += n
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-        if x_val is not None:
+        if x_val is not None and self.validation_scores_ is not None:
             self.validation_scores_.append(float(logs["val_accuracy"]))
             if self.verbose:
                 print(f"Validation score: {self.validation_scores_[-1]:f}")
 
     def _should_stop(self) -> bool:
         """MLPClassifier's stopping rule after an epoch; with ``adaptive``, lower the rate instead."""
-        if self.early_stopping:
+        if self.validation_scores_ is not None and self.best_validation_score_ is not None:  # early stopping
             score = self.validation_scores_[-1]
             improved = score >= self.best_validation_score_ + self.tol
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
                 self._best_params = self.network_.get_params()
-        else:
+        elif self.best_loss_ is not None:
             loss = self.loss_curve_[-1]
             improved = loss <= self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, loss)
+        else:
+            raise RuntimeError("_initialize sets either the validation scores or the best loss")
         self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
         if self._no_improvement_count <= self.n_iter_no_change:
             return False

@@ -92,7 +92,7 @@ def _progress_bar(progress: bool | Callable[..., Any], total: int | None, desc: 
     global _warned_no_tqdm
     if progress is False or progress is None:
         return _NullBar()
-    if callable(progress) and progress is not True:
+    if callable(progress):
         return progress(total=total, desc=desc)
     tqdm = optional("tqdm")
     if tqdm is None:
