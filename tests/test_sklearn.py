@@ -192,6 +192,25 @@ def test_warm_start_continues_optimizer_state(blobs):
         twice.fit(X[y < 2], y[y < 2])
 
 
+def test_early_stopping_switched_between_warm_fits_is_honoured(blobs):
+    """set_params(early_stopping=...) between two warm-started fits: the second fit stops on what the
+    user now asked for (validation scores, or the training loss), instead of failing on the first's state."""
+    X, y = blobs
+    clf = small(max_iter=3, tol=0.0, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    assert clf.validation_scores_ is None and clf.best_loss_ is not None
+    clf.set_params(early_stopping=True, validation_fraction=0.2)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    assert len(clf.validation_scores_) == 3 and clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None and clf.n_iter_ == 6
+    clf.set_params(early_stopping=False)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    assert clf.validation_scores_ is None and clf.best_loss_ == min(clf.loss_curve_[6:])
+
+
 def test_partial_fit_argument_errors(blobs):
     X, y = blobs
     with pytest.raises(ValueError, match="classes must be passed"):

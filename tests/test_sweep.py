@@ -357,10 +357,13 @@ def test_earlier_results_are_never_replaced_silently(mnist_path, tmp_path, monke
     capsys.readouterr()
     assert main([*base, "--out", "kept"]) == 2
     err = capsys.readouterr().err
-    assert err == "nnscratch: error: --out kept holds an earlier sweep's results; pass --force to replace them\n"
+    assert err.strip() == (
+        "nnscratch: error: --out kept holds an earlier sweep's results; pass --force to replace them"
+    )
     assert (tmp_path / "kept" / "results.json").read_text() == before
+    (tmp_path / "kept" / "results.json").write_text(json.dumps({**json.loads(before), "marker": 1}))
     assert main([*base, "--out", "kept", "--force"]) == 0
-    assert json.loads((tmp_path / "kept" / "results.json").read_text())["started"] >= json.loads(before)["started"]
+    assert "marker" not in json.loads((tmp_path / "kept" / "results.json").read_text())
 
     assert main(base) == 0
     assert "replace" not in capsys.readouterr().err  # nothing there yet

@@ -156,6 +156,8 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
                     f"({list(self.classes_)}), got {list(classes)}"
                 )
             self._sync_network()
+            if (self.validation_scores_ is not None) != bool(self.early_stopping):
+                self._reset_stopping()  # early_stopping was switched with set_params since the last fit
         else:
             self._initialize(X.shape[1], classes, X.dtype)
         labels = self._encode(y)
@@ -269,12 +271,15 @@ class NNScratchClassifier(ClassifierMixin, BaseEstimator):
         self.n_outputs_ = len(classes)
         self.out_activation_ = "softmax"
         self.loss_curve_: list[float] = []
-        # as MLPClassifier: the loss is tracked without early stopping, validation scores with it
+        self._reset_stopping()
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _reset_stopping(self) -> None:
+        """As MLPClassifier: the best loss is tracked without early stopping, validation scores with it."""
         self.best_loss_: float | None = None if self.early_stopping else np.inf
         self.validation_scores_: list[float] | None = [] if self.early_stopping else None
         self.best_validation_score_: float | None = -np.inf if self.early_stopping else None
-        self.n_iter_ = 0
-        self.t_ = 0
 
     def _optimizer_spec(self) -> dict:
         spec: dict = {"name": self.solver}  # a config dict for nnscratch.training.optimizers.get_optimizer
