@@ -250,13 +250,14 @@ def test_ctrl_c_inside_an_eval_still_exits_130(mnist_path, tmp_path):
     ``train`` caught it and said what was kept. The CLI must still exit 130. Seen in CI: a Ctrl-C landed
     in SciPy's first import, which then ran inside epoch 1. Run with ``-m`` as ``python -m nnscratch``
     is: a script run as a file exits through another path, which does not look at that mark."""
+    train = ["train", "--data-dir", str(mnist_path), *TINY, "--batch-size", "1", "--no-save"]  # per image
     script = tmp_path / "interrupt_in_exec.py"
     script.write_text(
         "import sys\n"
         "from nnscratch.cli import main\n"
         "from nnscratch.training import trainer\n"
-        "trainer.import_fast_kernels = lambda: exec('raise KeyboardInterrupt')\n"
-        f"sys.exit(main({['train', '--data-dir', str(mnist_path), *TINY, '--no-save', '--no-progress']!r}))\n"
+        "trainer.import_fast_kernels = lambda: exec('raise KeyboardInterrupt')\n"  # where CI's Ctrl-C landed
+        f"sys.exit(main({train!r}))\n"
     )
     argv = [sys.executable, "-m", script.stem]
     proc = subprocess.run(argv, capture_output=True, text=True, env=ENV, cwd=tmp_path)

@@ -75,10 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _forget_interrupt() -> None:
-    """A Ctrl-C that was handled must not kill the process at exit. CPython (3.8 to 3.13) marks a
+    """A Ctrl-C that was handled must not kill the process at exit. CPython (seen with 3.11) marks a
     KeyboardInterrupt as unhandled whenever it leaves an ``eval``/``exec`` of a string on its way to a
     handler (NumPy's and SciPy's imports run such code), and ``python -m nnscratch`` then kills itself
-    with SIGINT at exit instead of exiting 130. Every ``eval`` of a string clears that mark first."""
+    with SIGINT at exit instead of exiting 130. Every ``eval`` of a string clears that mark first
+    (``run_eval_code_obj`` in CPython's pythonrun.c); tests/test_cli_edges.py plants the case."""
     eval("None")
 
 

@@ -66,10 +66,10 @@ class InputLoader:
 
 
 def import_fast_kernels() -> None:
-    """Import the optional libraries the engines use (SciPy's BLAS and ``expit``, threadpoolctl) now,
-    before training starts, instead of inside the first epoch: SciPy takes about a second to import,
-    which would be counted in epoch 1's time and would be what a Ctrl-C right after the progress bar
-    appears interrupts."""
+    """Import the optional libraries the per-sample engine uses (SciPy's BLAS and ``expit``,
+    threadpoolctl) now, before training starts, instead of inside the first epoch: SciPy takes about a
+    second to import, which would be counted in epoch 1's time and would be what a Ctrl-C right after
+    the progress bar appears interrupts."""
     optional("scipy.linalg.blas")
     optional("scipy.special")
     optional("threadpoolctl")

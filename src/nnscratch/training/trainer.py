@@ -156,7 +156,8 @@ class DeepNeuralNetwork(Network):
             val = self._check_data(x_val, y_val, "validation")
         callbacks = list(callbacks) if callbacks is not None else ([EpochLogger()] if self.verbose else [])
         first, last = len(self.history) + 1, self.training_state.target_epochs
-        import_fast_kernels()
+        if self.uses_per_sample_kernel:
+            import_fast_kernels()
         for cb in callbacks:
             cb.on_train_begin(self, last, len(labels))
         for epoch in range(first, last + 1):
